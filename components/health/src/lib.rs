@@ -1,0 +1,3 @@
+//! HTTP component: the public health check (GET /health).
+
+ledger_spin::http_component!();

@@ -1,0 +1,180 @@
+//! [`Db`] on Spin's PostgreSQL and SQLite host interfaces.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use ledger::ports::{Db, DbError, Dialect, Row, Value, sqlite_placeholders};
+use spin_sdk::{pg, sqlite};
+
+/// PostgreSQL when a database URL is configured, else the app's SQLite
+/// database `default`. The connection opens on first use (the host pools them).
+pub enum SpinDb {
+    Postgres { url: String, conn: OnceCell<pg::Connection> },
+    Sqlite { conn: OnceCell<sqlite::Connection> },
+}
+
+impl SpinDb {
+    pub fn new(database_url: &str) -> Self {
+        if database_url.is_empty() {
+            SpinDb::Sqlite { conn: OnceCell::new() }
+        } else {
+            SpinDb::Postgres { url: database_url.to_owned(), conn: OnceCell::new() }
+        }
+    }
+
+    async fn pg(&self) -> Result<&pg::Connection, DbError> {
+        let SpinDb::Postgres { url, conn } = self else { unreachable!("called on a Postgres db") };
+        if conn.get().is_none() {
+            let opened = pg::Connection::open(url.as_str()).await.map_err(pg_error)?;
+            let _ = conn.set(opened);
+        }
+        conn.get().ok_or_else(|| DbError::Unavailable("connection was not stored".into()))
+    }
+
+    async fn sqlite(&self) -> Result<&sqlite::Connection, DbError> {
+        let SpinDb::Sqlite { conn } = self else { unreachable!("called on a SQLite db") };
+        if conn.get().is_none() {
+            let opened = sqlite::Connection::open_default().await.map_err(sqlite_error)?;
+            // Writers queue for the lock instead of failing at once.
+            opened.execute("PRAGMA busy_timeout = 10000", []).await.map_err(sqlite_error)?;
+            let _ = conn.set(opened);
+        }
+        conn.get().ok_or_else(|| DbError::Unavailable("connection was not stored".into()))
+    }
+
+    async fn sqlite_rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let conn = self.sqlite().await?;
+        let params: Vec<sqlite::Value> = params.iter().map(to_sqlite).collect();
+        let result = conn.execute(sqlite_placeholders(sql), params).await.map_err(sqlite_error)?;
+        let columns: Rc<[String]> = result.columns().iter().cloned().collect();
+        let rows = result.collect().await.map_err(sqlite_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Row::new(columns.clone(), r.values.into_iter().map(from_sqlite).collect()))
+            .collect())
+    }
+}
+
+impl Db for SpinDb {
+    fn dialect(&self) -> Dialect {
+        match self {
+            SpinDb::Postgres { .. } => Dialect::Postgres,
+            SpinDb::Sqlite { .. } => Dialect::Sqlite,
+        }
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        match self {
+            SpinDb::Postgres { .. } => {
+                let conn = self.pg().await?;
+                let params: Vec<pg::ParameterValue> = params.iter().map(to_pg).collect();
+                let result = conn.query(sql, params).await.map_err(pg_error)?;
+                let columns: Rc<[String]> = result.columns().iter().map(|c| c.name.clone()).collect();
+                let n = columns.len();
+                let rows = result.collect().await.map_err(pg_error)?;
+                Ok(rows
+                    .iter()
+                    .map(|row| Row::new(columns.clone(), (0..n).map(|i| from_pg(&row[i])).collect()))
+                    .collect())
+            }
+            SpinDb::Sqlite { .. } => self.sqlite_rows(sql, params).await,
+        }
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        match self {
+            SpinDb::Postgres { .. } => {
+                let conn = self.pg().await?;
+                let params: Vec<pg::ParameterValue> = params.iter().map(to_pg).collect();
+                conn.execute(sql, params).await.map_err(pg_error)
+            }
+            SpinDb::Sqlite { .. } => {
+                self.sqlite_rows(sql, params).await?;
+                Ok(self.sqlite().await?.changes().await)
+            }
+        }
+    }
+}
+
+fn to_pg(v: &Value) -> pg::ParameterValue {
+    use pg::ParameterValue as P;
+    match v {
+        Value::Null => P::DbNull,
+        Value::Int(i) => P::Int64(*i),
+        Value::Real(f) => P::Floating64(*f),
+        Value::Text(s) => P::Str(s.clone()),
+        Value::Bool(b) => P::Boolean(*b),
+        Value::Json(s) => P::Jsonb(s.as_bytes().to_vec()),
+    }
+}
+
+fn from_pg(v: &pg::DbValue) -> Value {
+    use pg::DbValue as D;
+    match v {
+        D::DbNull => Value::Null,
+        D::Boolean(b) => Value::Bool(*b),
+        D::Int8(i) => Value::Int((*i).into()),
+        D::Int16(i) => Value::Int((*i).into()),
+        D::Int32(i) => Value::Int((*i).into()),
+        D::Int64(i) => Value::Int(*i),
+        D::Timestamp(i) => Value::Int(*i),
+        D::Floating32(f) => Value::Real((*f).into()),
+        D::Floating64(f) => Value::Real(*f),
+        D::Str(s) | D::Uuid(s) | D::Decimal(s) => Value::Text(s.clone()),
+        D::Jsonb(bytes) => Value::Json(String::from_utf8_lossy(bytes).into_owned()),
+        D::Binary(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+        other => Value::Text(format!("{other:?}")),
+    }
+}
+
+fn pg_error(e: pg::Error) -> DbError {
+    use pg::{PgError, QueryError};
+    match e {
+        pg::Error::PgError(PgError::ConnectionFailed(m)) => DbError::Unavailable(m),
+        pg::Error::PgError(PgError::QueryFailed(QueryError::DbError(db))) => match db.code.as_str() {
+            "23505" => DbError::Unique(
+                db.extras.iter().find(|(k, _)| k == "constraint").map(|(_, v)| v.clone()).unwrap_or(db.message),
+            ),
+            "40001" | "40P01" => DbError::Conflict(db.message),
+            // Admin shutdown, cannot connect now, too many connections.
+            "57P01" | "57P03" | "53300" => DbError::Unavailable(db.message),
+            code => DbError::Query(format!("{code}: {}", db.message)),
+        },
+        pg::Error::PgError(PgError::QueryFailed(QueryError::Text(m))) if m.contains("connection") => {
+            DbError::Unavailable(m)
+        }
+        other => DbError::Query(other.to_string()),
+    }
+}
+
+fn to_sqlite(v: &Value) -> sqlite::Value {
+    use sqlite::Value as S;
+    match v {
+        Value::Null => S::Null,
+        Value::Int(i) => S::Integer(*i),
+        Value::Real(f) => S::Real(*f),
+        Value::Bool(b) => S::Integer(i64::from(*b)),
+        Value::Text(s) | Value::Json(s) => S::Text(s.clone()),
+    }
+}
+
+fn from_sqlite(v: sqlite::Value) -> Value {
+    use sqlite::Value as S;
+    match v {
+        S::Null => Value::Null,
+        S::Integer(i) => Value::Int(i),
+        S::Real(f) => Value::Real(f),
+        S::Text(s) => Value::Text(s),
+        S::Blob(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+fn sqlite_error(e: sqlite::Error) -> DbError {
+    use sqlite::Error as E;
+    match e {
+        E::Io(m) if m.contains("UNIQUE constraint failed") => DbError::Unique(m),
+        E::Io(m) if m.contains("locked") || m.contains("busy") => DbError::Conflict(m),
+        E::Io(m) => DbError::Query(m),
+        other => DbError::Unavailable(format!("{other:?}")),
+    }
+}

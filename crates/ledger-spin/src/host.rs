@@ -1,0 +1,108 @@
+//! [`Host`] for Spin components: configuration from Spin variables, the
+//! key-value store `default`, Redis publish for the worker queue.
+
+use ledger::Config;
+use ledger::config::VARIABLES;
+use ledger::ports::{Clock, Host, Ids, Kv, Queue, SystemClock, V7Ids};
+use spin_sdk::{key_value, redis, variables};
+
+use crate::db::SpinDb;
+use crate::outbound::SpinHttp;
+
+pub struct SpinHost {
+    db: SpinDb,
+    kv: SpinKv,
+    queue: Option<SpinQueue>,
+    http: SpinHttp,
+    config: Config,
+}
+
+impl SpinHost {
+    /// # Errors
+    /// A variable that cannot be read or does not parse.
+    pub async fn from_variables() -> Result<SpinHost, String> {
+        let mut values = Vec::with_capacity(VARIABLES.len());
+        for name in VARIABLES {
+            // Every variable has a default in spin.toml; an error here means
+            // the manifest and this build disagree.
+            let value = variables::get(name).await.map_err(|e| format!("variable {name}: {e:?}"))?;
+            values.push((*name, value));
+        }
+        let config = Config::from_lookup(|name| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))?;
+        Ok(SpinHost::new(config))
+    }
+
+    pub fn new(config: Config) -> SpinHost {
+        SpinHost {
+            db: SpinDb::new(&config.database_url),
+            kv: SpinKv,
+            queue: config.has_redis().then(|| SpinQueue { url: config.redis_url.clone() }),
+            http: SpinHttp,
+            config,
+        }
+    }
+}
+
+impl Host for SpinHost {
+    type Db = SpinDb;
+    type Kv = SpinKv;
+    type Queue = SpinQueue;
+    type Http = SpinHttp;
+
+    fn db(&self) -> &SpinDb {
+        &self.db
+    }
+    fn kv(&self) -> &SpinKv {
+        &self.kv
+    }
+    fn queue(&self) -> Option<&SpinQueue> {
+        self.queue.as_ref()
+    }
+    fn http(&self) -> &SpinHttp {
+        &self.http
+    }
+    fn clock(&self) -> &dyn Clock {
+        &SystemClock
+    }
+    fn ids(&self) -> &dyn Ids {
+        &V7Ids
+    }
+    fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// The `default` key-value store (Spin's local store, or Redis through the
+/// runtime config).
+pub struct SpinKv;
+
+impl Kv for SpinKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        let store = key_value::Store::open_default().await.map_err(|e| format!("{e:?}"))?;
+        store.get(key).await.map_err(|e| format!("{e:?}"))
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        let store = key_value::Store::open_default().await.map_err(|e| format!("{e:?}"))?;
+        store.set(key, value).await.map_err(|e| format!("{e:?}"))
+    }
+    async fn delete(&self, key: &str) -> Result<(), String> {
+        let store = key_value::Store::open_default().await.map_err(|e| format!("{e:?}"))?;
+        store.delete(key).await.map_err(|e| format!("{e:?}"))
+    }
+}
+
+pub struct SpinQueue {
+    url: String,
+}
+
+impl Queue for SpinQueue {
+    async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), String> {
+        let conn = redis::Connection::open(&self.url).await.map_err(|e| format!("{e:?}"))?;
+        conn.publish(channel, payload).await.map_err(|e| format!("{e:?}"))
+    }
+
+    async fn ping(&self) -> Result<(), String> {
+        let conn = redis::Connection::open(&self.url).await.map_err(|e| format!("{e:?}"))?;
+        conn.execute("PING", []).await.map(drop).map_err(|e| format!("{e:?}"))
+    }
+}

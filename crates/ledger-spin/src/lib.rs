@@ -1,0 +1,61 @@
+//! Adapters from the core's ports to Spin 4 host interfaces. Components call
+//! [`serve`] (HTTP) or build a [`SpinHost`] themselves (worker, beat).
+
+mod db;
+mod host;
+mod outbound;
+
+pub use db::SpinDb;
+pub use host::{SpinHost, SpinKv, SpinQueue};
+pub use outbound::SpinHttp;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use ledger::api::request::MAX_BODY_BYTES;
+use ledger::error::ApiError;
+use spin_sdk::http::body::IncomingBodyExt;
+
+/// The whole life of an HTTP request: read the body (bounded), build the
+/// host from Spin variables, hand over to the core.
+pub async fn serve(req: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
+    let response = match read(req).await {
+        Ok(req) => match SpinHost::from_variables().await {
+            Ok(host) => ledger::handle(&host, req).await,
+            Err(e) => {
+                eprintln!("configuration error: {e}");
+                ledger::api::response::error(&ApiError::unavailable(format!("configuration error: {e}")))
+            }
+        },
+        Err(e) => ledger::api::response::error(&e),
+    };
+    response.map(|body| Full::new(Bytes::from(body)))
+}
+
+async fn read(req: spin_sdk::http::Request) -> Result<http::Request<Vec<u8>>, ApiError> {
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = body.bytes().await.map_err(|e| ApiError::bad_request(format!("could not read the body: {e:?}")))?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    Ok(http::Request::from_parts(parts, bytes.to_vec()))
+}
+
+/// The body of every HTTP component: export a `wasi:http` handler that
+/// serves the core. The component crate must depend on `spin-sdk`.
+#[macro_export]
+macro_rules! http_component {
+    () => {
+        #[spin_sdk::http_service]
+        async fn handle(req: spin_sdk::http::Request) -> impl spin_sdk::http::IntoResponse {
+            $crate::serve(req).await
+        }
+    };
+}

@@ -1,0 +1,41 @@
+//! Outbound HTTP through Spin (`allowed_outbound_hosts` applies).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use http_body_util::Full;
+use ledger::ports::{Http, HttpError, Timeout};
+use spin_sdk::http::body::IncomingBodyExt;
+
+pub struct SpinHttp;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Http for SpinHttp {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError> {
+        let timeout = request.extensions().get::<Timeout>().map_or(DEFAULT_TIMEOUT, |t| t.0);
+        let request = request.map(|body| Full::new(Bytes::from(body)));
+        let exchange = async {
+            let response = spin_sdk::http::send(request).await.map_err(|e| classify(format!("{e:?}")))?;
+            let (parts, body) = response.into_parts();
+            let bytes = body.bytes().await.map_err(|e| classify(format!("{e:?}")))?;
+            Ok(http::Response::from_parts(parts, bytes.to_vec()))
+        };
+        let timer = spin_sdk::wasip3::clocks::monotonic_clock::wait_for(timeout.as_nanos() as u64);
+        futures::select! {
+            result = exchange.fuse() => result,
+            () = timer.fuse() => Err(HttpError::Timeout),
+        }
+    }
+}
+
+fn classify(message: String) -> HttpError {
+    if message.contains("Timeout") {
+        HttpError::Timeout
+    } else if message.contains("Connection") || message.contains("Dns") {
+        HttpError::Connect(message)
+    } else {
+        HttpError::Other(message)
+    }
+}

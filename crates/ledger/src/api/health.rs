@@ -1,0 +1,102 @@
+//! `GET /health`: public, no secrets. 200 while the API can serve, 503 when
+//! the database is down or its schema is behind this build.
+
+use std::time::Instant;
+
+use http::StatusCode;
+use serde_json::{Value as Json, json};
+
+use super::response::{self, Response};
+use crate::migrations;
+use crate::ports::{Db, Host, Queue};
+
+pub async fn check<H: Host>(host: &H) -> Response {
+    let config = host.config();
+    let db = host.db();
+
+    let started = Instant::now();
+    let db_result = db.query("SELECT 1 AS one", &[]).await;
+    let db_ms = elapsed_ms(started);
+    let database = match &db_result {
+        Ok(_) => json!({ "status": "ok", "dialect": db.dialect().as_str(), "latency_ms": db_ms }),
+        Err(e) => {
+            json!({ "status": "error", "dialect": db.dialect().as_str(), "latency_ms": db_ms, "error": e.to_string() })
+        }
+    };
+
+    let expected = migrations::expected_version(db.dialect());
+    let migrations = if db_result.is_ok() {
+        let started = Instant::now();
+        match migrations::current_version(db).await {
+            Ok(current) => json!({
+                "status": if current >= expected { "ok" } else { "pending" },
+                "current": current,
+                "expected": expected,
+                "latency_ms": elapsed_ms(started),
+            }),
+            Err(e) => json!({ "status": "error", "expected": expected, "error": e.to_string() }),
+        }
+    } else {
+        json!({ "status": "unknown", "expected": expected })
+    };
+
+    let redis = match host.queue() {
+        None => json!({ "status": "not_configured" }),
+        Some(queue) => {
+            let started = Instant::now();
+            match queue.ping().await {
+                Ok(()) => json!({ "status": "ok", "latency_ms": elapsed_ms(started) }),
+                Err(e) => json!({ "status": "error", "latency_ms": elapsed_ms(started), "error": e }),
+            }
+        }
+    };
+
+    let providers = json!({
+        "status": "ok",
+        "openai": { "configured": !config.openai_api_key.is_empty(), "base_url": origin(&config.openai_base_url) },
+        "anthropic": { "configured": !config.anthropic_api_key.is_empty(), "base_url": origin(&config.anthropic_base_url) },
+        "mock": { "configured": true },
+    });
+
+    let usable = database["status"] == "ok" && migrations["status"] == "ok";
+    let degraded = redis["status"] == "error";
+    let status = match (usable, degraded) {
+        (false, _) => "unavailable",
+        (true, true) => "degraded",
+        (true, false) => "ok",
+    };
+    let body = json!({
+        "status": status,
+        "version": env!("CARGO_PKG_VERSION"),
+        "checks": { "database": database, "migrations": migrations, "redis": redis, "providers": providers },
+    });
+    let code = if usable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut response = response::json(code, &body);
+    response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+/// Scheme and host of a base URL, never its path or credentials.
+fn origin(url: &str) -> Json {
+    let rest = url.split_once("://").map(|(scheme, rest)| (scheme, rest));
+    match rest {
+        Some((scheme, rest)) => {
+            let authority = rest.split('/').next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            json!(format!("{scheme}://{host}"))
+        }
+        None => Json::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn origin_drops_credentials_and_path() {
+        assert_eq!(super::origin("https://user:secret@api.example.com/v1"), "https://api.example.com");
+    }
+}

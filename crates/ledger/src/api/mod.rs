@@ -1,0 +1,67 @@
+//! The HTTP API: one entry point, a route table, and a module per area.
+//! Every component calls [`handle`]; Spin's manifest decides which paths
+//! reach which component.
+
+/// Dispatches on the request method; anything else is a 405 with `Allow`.
+macro_rules! by_method {
+    ($req:expr, { $($method:ident => $handler:expr),+ $(,)? }) => {
+        match $req.method {
+            $(http::Method::$method => $handler,)+
+            _ => Err($crate::error::ApiError::method_not_allowed(&[$(stringify!($method)),+])),
+        }
+    };
+}
+
+mod api_keys;
+mod health;
+pub mod request;
+pub mod response;
+
+use request::{ApiRequest, MAX_BODY_BYTES};
+use response::Response;
+
+use crate::auth::{self, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::ports::Host;
+
+/// Handles one request. Never panics on bad input; every failure becomes the
+/// shared JSON error body.
+pub async fn handle<H: Host>(host: &H, req: http::Request<Vec<u8>>) -> Response {
+    if req.body().len() > MAX_BODY_BYTES {
+        return response::error(&ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    let req = ApiRequest::from_http(req);
+    match route(host, &req).await {
+        Ok(response) => response,
+        Err(e) => {
+            if e.status.is_server_error() {
+                eprintln!("{} {} -> {e}", req.method, req.path);
+            }
+            response::error(&e)
+        }
+    }
+}
+
+async fn route<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
+    let path = req.path.trim_end_matches('/');
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["health"] => by_method!(req, {
+            GET => Ok(health::check(host).await),
+            HEAD => Ok(health::check(host).await),
+        }),
+        ["v1", rest @ ..] => {
+            let who = auth::authenticate(host, req).await?;
+            route_v1(host, req, &who, rest).await
+        }
+        _ => Err(ApiError::not_found(format!("no route for {}", req.path))),
+    }
+}
+
+async fn route_v1<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &[&str]) -> ApiResult<Response> {
+    let area = segs.first().map(|s| s.split(':').next().unwrap_or_default());
+    match area {
+        Some("api-keys") => api_keys::route(host, req, who, segs).await,
+        _ => Err(ApiError::not_found(format!("no route for {}", req.path))),
+    }
+}

@@ -1,0 +1,122 @@
+//! Request parsing shared by every route: body limits, content type, JSON
+//! decoding with the failing field named, query strings.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Largest accepted request body. Span batches are the biggest legitimate
+/// bodies; 4 MiB holds a batch of 100 spans with large inputs and outputs.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+pub struct ApiRequest {
+    pub method: http::Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl ApiRequest {
+    pub fn from_http(req: http::Request<Vec<u8>>) -> Self {
+        let (parts, body) = req.into_parts();
+        let query =
+            parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        ApiRequest { method: parts.method, path: parts.uri.path().to_owned(), query, headers: parts.headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    }
+
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter parsed as `T`; 422 names the parameter when it does not parse.
+    pub fn query_parsed<T: std::str::FromStr>(&self, name: &str) -> ApiResult<Option<T>> {
+        match self.query_param(name) {
+            None | Some("") => Ok(None),
+            Some(raw) => raw.parse().map(Some).map_err(|_| ApiError::invalid(name, format!("cannot parse `{raw}`"))),
+        }
+    }
+
+    pub fn query_bool(&self, name: &str) -> ApiResult<bool> {
+        match self.query_param(name) {
+            None | Some("") | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ApiError::invalid(name, format!("expected true or false, got `{other}`"))),
+        }
+    }
+
+    /// Decodes a JSON body: 415 for another content type, 400 for malformed
+    /// JSON, 422 naming the field for JSON of the wrong shape.
+    pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        if let Some(ct) = self.header("content-type") {
+            let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::unsupported_media_type());
+            }
+        }
+        parse_json(&self.body)
+    }
+
+    /// Like [`Self::json`], but an empty body decodes as `{}`.
+    pub fn json_or_empty<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        if self.body.iter().all(u8::is_ascii_whitespace) { parse_json(b"{}") } else { self.json() }
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { missing_field(&inner.to_string()) } else { path };
+                ApiError::invalid(&field, strip_position(&inner.to_string()))
+            }
+            _ => ApiError::bad_request(format!("malformed JSON body: {inner}")),
+        }
+    })
+}
+
+/// serde reports a missing top-level field at path "."; recover its name.
+fn missing_field(message: &str) -> String {
+    message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).unwrap_or("body").to_owned()
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Option<Inner>,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Body>(b"{").unwrap_err();
+        assert_eq!(e.status, 400);
+        let e = parse_json::<Body>(b"{}").unwrap_err();
+        assert_eq!((e.status.as_u16(), e.details.unwrap()["field"].as_str().unwrap()), (422, "name"));
+        let e = parse_json::<Body>(br#"{"name":"a","inner":{"count":-1}}"#).unwrap_err();
+        assert_eq!(e.details.unwrap()["field"], "inner.count");
+    }
+}

@@ -1,0 +1,17 @@
+//! PromptLedger core: a prompt registry and LLM execution ledger.
+//!
+//! Everything here is host-independent. The host (Spin, or native code in
+//! tests and the CLI) supplies the [`ports`]; [`api::handle`] turns one HTTP
+//! request into one response.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod migrations;
+pub mod ports;
+pub mod store;
+
+pub use api::handle;
+pub use config::Config;
+pub use ports::Host;

@@ -1,0 +1,27 @@
+//! Scenario harness: one [`TestApp`] per test with a fresh database, driven
+//! either in-process through the core's handler or over HTTP against a
+//! running `spin up`. Scenarios are written once against [`TestApp`].
+
+pub mod fake_provider;
+pub mod scenarios;
+pub mod spin;
+pub mod target;
+
+pub use target::{Backend, TestApp, TestResponse};
+
+/// The bootstrap admin key every test app is configured with.
+pub const ADMIN_KEY: &str = "pl-test-admin-key";
+
+/// Scenarios that run identically in-process and against `spin up`.
+/// `$callback!` receives `module::function` paths.
+#[macro_export]
+macro_rules! all_scenarios {
+    ($callback:ident) => {
+        $callback! {
+            foundation::health_reports_each_check,
+            foundation::auth_requires_a_valid_key,
+            foundation::api_keys_lifecycle_and_scopes,
+            foundation::errors_share_one_json_shape,
+        }
+    };
+}

@@ -1,0 +1,10 @@
+//! Scenarios: each takes a running [`crate::TestApp`] and asserts behaviour
+//! through the HTTP API only, so it runs the same in-process and under Spin.
+//! They share a database under Spin, so each uses its own names.
+
+pub mod foundation;
+
+/// A name no other scenario run will use.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}

@@ -1,0 +1,143 @@
+//! Runs the app under a real `spin up` for the HTTP scenario runs. When no
+//! `spin` binary is found, callers print that the Spin runs were skipped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::target::{Database, TestApp, Transport, test_config};
+use crate::{ADMIN_KEY, Backend};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
+}
+
+/// The `spin` binary: `$SPIN_BIN`, else `spin` on PATH.
+pub fn spin_binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("SPIN_BIN").filter(|b| !b.is_empty()) {
+        return Some(PathBuf::from(bin));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join("spin")).find(|candidate| candidate.is_file())
+    })
+}
+
+/// Why the Spin runs cannot happen here, if they cannot.
+pub fn skip_reason() -> Option<String> {
+    if spin_binary().is_none() {
+        return Some("no `spin` binary on PATH (or SPIN_BIN)".into());
+    }
+    let wasm = workspace_root().join("target/wasm32-wasip2/release/admin.wasm");
+    if !wasm.is_file() {
+        return Some(format!("components are not built ({} is missing; scripts/test builds them)", wasm.display()));
+    }
+    None
+}
+
+pub struct SpinProcess {
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Drop for SpinProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Host and port of a URL, for `allowed_outbound_hosts`.
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority.rsplit('@').next().unwrap_or_default().to_owned()
+}
+
+/// Starts `spin up` on a fresh, migrated database and returns an app whose
+/// requests go over HTTP, with the process that serves it.
+pub async fn start(backend: Backend, components: &[&str]) -> (TestApp, SpinProcess) {
+    let spin = spin_binary().expect("spin binary");
+    let db = Database::create(backend).await;
+    db.migrate().await;
+    let config = test_config(&db);
+    let dir = std::env::temp_dir().join(format!("promptledger-spin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sqlite_path = match &db {
+        Database::Sqlite { path } => path.clone(),
+        Database::Postgres { .. } => dir.join("unused.db"),
+    };
+    let runtime_config = format!(
+        "[sqlite_database.default]\ntype = \"spin\"\npath = \"{}\"\n\n[key_value_store.default]\ntype = \"spin\"\npath = \"{}\"\n",
+        sqlite_path.display(),
+        dir.join("kv.db").display()
+    );
+    std::fs::write(dir.join("runtime-config.toml"), runtime_config).expect("runtime config");
+    let port = free_port();
+    let fake = crate::fake_provider::FakeProvider::shared();
+    let mut cmd = Command::new(spin);
+    cmd.current_dir(workspace_root())
+        .arg("up")
+        .arg("--from")
+        .arg(workspace_root().join("spin.toml"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--runtime-config-file")
+        .arg(dir.join("runtime-config.toml"));
+    for component in components {
+        cmd.arg("--component-id").arg(component);
+    }
+    let vars = [
+        ("API_KEY", ADMIN_KEY.to_owned()),
+        ("DATABASE_URL", config.database_url.clone()),
+        ("REDIS_URL", config.redis_url.clone()),
+        ("OPENAI_API_KEY", config.openai_api_key.clone()),
+        ("OPENAI_BASE_URL", config.openai_base_url.clone()),
+        ("ANTHROPIC_API_KEY", config.anthropic_api_key.clone()),
+        ("ANTHROPIC_BASE_URL", config.anthropic_base_url.clone()),
+        ("DB_HOST", host_port(&admin_or(&config.database_url, "127.0.0.1:5432"))),
+        ("REDIS_HOST", host_port(&admin_or(&config.redis_url, "127.0.0.1:6379"))),
+        ("OPENAI_ORIGIN", fake.base_url()),
+        ("ANTHROPIC_ORIGIN", fake.base_url()),
+    ];
+    for (name, value) in vars {
+        cmd.env(format!("SPIN_VARIABLE_{name}"), value);
+    }
+    let log = std::fs::File::create(dir.join("spin.log")).expect("log file");
+    cmd.stdout(Stdio::from(log.try_clone().expect("log"))).stderr(Stdio::from(log));
+    let child = cmd.spawn().expect("start spin up");
+    let process = SpinProcess { child, _dir: TempDir(dir.clone()) };
+
+    let base_url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(format!("{base_url}/health")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join("spin.log")).unwrap_or_default();
+            panic!("spin up did not become healthy within 60 s; its log:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (TestApp { db, config, transport: Transport::Http { base_url, client } }, process)
+}
+
+fn admin_or(url: &str, default: &str) -> String {
+    if url.is_empty() { default.to_owned() } else { url.to_owned() }
+}
