@@ -22,6 +22,12 @@ macro_rules! all_scenarios {
             foundation::auth_requires_a_valid_key,
             foundation::api_keys_lifecycle_and_scopes,
             foundation::errors_share_one_json_shape,
+            // registry (prompts, versions, labels, rendering)
+
+            // executions
+
+            // lineage and analytics
+
         }
     };
 }

@@ -4,7 +4,7 @@
 
 use scenarios::{Backend, all_scenarios, spin};
 
-const HTTP_COMPONENTS: &[&str] = &["health", "admin"];
+const HTTP_COMPONENTS: &[&str] = &["health", "prompts", "executions", "traces", "analytics", "admin"];
 
 macro_rules! run_all {
     ($($module:ident :: $name:ident),* $(,)?) => {

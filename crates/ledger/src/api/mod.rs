@@ -12,8 +12,14 @@ macro_rules! by_method {
     };
 }
 
+mod analytics;
 mod api_keys;
+mod executions;
 mod health;
+mod internal;
+mod models;
+mod prompts;
+mod traces;
 pub mod request;
 pub mod response;
 
@@ -54,6 +60,11 @@ async fn route<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
             let who = auth::authenticate(host, req).await?;
             route_v1(host, req, &who, rest).await
         }
+        // The original smoke-test path: an inline prompt, run synchronously.
+        ["api", "v1", "prompts", "execute"] => {
+            let who = auth::authenticate(host, req).await?;
+            executions::route(host, req, &who, &["prompts", "execute"]).await
+        }
         _ => Err(ApiError::not_found(format!("no route for {}", req.path))),
     }
 }
@@ -62,6 +73,12 @@ async fn route_v1<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &[
     let area = segs.first().map(|s| s.split(':').next().unwrap_or_default());
     match area {
         Some("api-keys") => api_keys::route(host, req, who, segs).await,
+        Some("prompts") => prompts::route(host, req, who, segs).await,
+        Some("executions") => executions::route(host, req, who, segs).await,
+        Some("models") => models::route(host, req, who, segs).await,
+        Some("traces") | Some("spans") => traces::route(host, req, who, segs).await,
+        Some("analytics") => analytics::route(host, req, who, segs).await,
+        Some("internal") => internal::route(host, req, who, segs).await,
         _ => Err(ApiError::not_found(format!("no route for {}", req.path))),
     }
 }

@@ -1,0 +1,3 @@
+//! HTTP component: analytics (/v1/analytics).
+
+ledger_spin::http_component!();

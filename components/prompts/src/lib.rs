@@ -1,0 +1,3 @@
+//! HTTP component: the prompt registry (/v1/prompts).
+
+ledger_spin::http_component!();
