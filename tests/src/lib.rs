@@ -25,6 +25,17 @@ macro_rules! all_scenarios {
             // registry (prompts, versions, labels, rendering)
 
             // executions
+            executions::sync_run_records_the_ledger,
+            executions::traceparent_places_the_execution_in_a_trace,
+            executions::provider_failures_are_recorded,
+            executions::bad_requests_fail_before_any_provider_call,
+            executions::idempotent_retries_never_call_twice,
+            executions::async_run_is_queued_then_drained_by_the_beat,
+            executions::queued_runs_can_be_canceled,
+            executions::executions_are_listed_with_filters,
+            executions::chat_messages_and_anthropic,
+            executions::seed_smoke_request_and_mock_provider,
+            executions::model_prices_are_admin_editable,
 
             // lineage and analytics
 

@@ -198,6 +198,10 @@ impl TestApp {
         self.request(http::Method::PATCH, path).json(&body).send().await
     }
 
+    pub async fn put(&self, path: &str, body: Json) -> TestResponse {
+        self.request(http::Method::PUT, path).json(&body).send().await
+    }
+
     pub async fn delete(&self, path: &str) -> TestResponse {
         self.request(http::Method::DELETE, path).send().await
     }
@@ -264,6 +268,15 @@ impl RequestBuilder<'_> {
                 let body = response.bytes().await.expect("body").to_vec();
                 TestResponse::new(status, headers, body)
             }
+        }
+    }
+
+    /// Sends through `replica` when given (in-process), else as [`Self::send`]:
+    /// lets one scenario issue truly concurrent requests on both transports.
+    pub async fn send_on(self, replica: Option<&NativeHost>) -> TestResponse {
+        match replica {
+            Some(host) => self.send_via(host).await,
+            None => self.send().await,
         }
     }
 

@@ -15,13 +15,14 @@ async fn fresh_run_then_rerun_is_a_no_op(backend: Backend) {
     let native = db.native();
     let first = migrations::run(&native, 1).await.expect("first run");
     let expected = migrations::expected_version(native.dialect());
-    assert_eq!(first.applied.len() as i64, expected);
+    let count = migrations::for_dialect(native.dialect()).len();
+    assert_eq!(first.applied.len(), count);
     assert_eq!(first.current, expected);
     let second = migrations::run(&native, 2).await.expect("second run");
     assert!(second.applied.is_empty());
     assert_eq!(second.current, expected);
     let rows = native.query("SELECT version, checksum FROM schema_migrations ORDER BY version", &[]).await.unwrap();
-    assert_eq!(rows.len() as i64, expected);
+    assert_eq!(rows.len(), count);
     assert_eq!(rows[0].str("checksum").unwrap(), migrations::for_dialect(native.dialect())[0].checksum());
     db.drop_now().await;
 }

@@ -24,6 +24,14 @@ impl NativeDb {
         NativeDb::Sqlite { path: path.as_ref().to_owned(), conn: OnceCell::new() }
     }
 
+    /// The same database on a new connection.
+    pub fn reconnect(&self) -> Self {
+        match self {
+            NativeDb::Postgres { url, .. } => NativeDb::postgres(url),
+            NativeDb::Sqlite { path, .. } => NativeDb::sqlite(path),
+        }
+    }
+
     async fn pg(&self) -> Result<&tokio_postgres::Client, DbError> {
         let NativeDb::Postgres { url, client } = self else { unreachable!("called on a Postgres db") };
         client

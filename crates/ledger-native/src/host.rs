@@ -1,6 +1,9 @@
 //! A native [`Host`]: real databases, an in-process key-value map, Redis when
 //! configured, real outbound HTTP.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use ledger::Config;
 use ledger::ports::{Clock, Host, Ids, SystemClock, V7Ids};
 
@@ -13,7 +16,7 @@ pub struct NativeHost {
     pub kv: MemoryKv,
     pub queue: Option<RedisQueue>,
     pub http: NativeHttp,
-    pub clock: Box<dyn Clock + Send + Sync>,
+    pub clock: Arc<dyn Clock + Send + Sync>,
     pub config: Config,
 }
 
@@ -25,7 +28,7 @@ impl NativeHost {
             kv: MemoryKv::default(),
             queue,
             http: NativeHttp::default(),
-            clock: Box::new(SystemClock),
+            clock: Arc::new(SystemClock),
             config,
         }
     }
@@ -57,5 +60,34 @@ impl Host for NativeHost {
     }
     fn config(&self) -> &Config {
         &self.config
+    }
+    fn fork(&self) -> Self {
+        NativeHost {
+            db: self.db.reconnect(),
+            kv: self.kv.clone(),
+            queue: self.queue.clone(),
+            http: self.http.clone(),
+            clock: self.clock.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// System time shifted by an adjustable offset: tests move time forward to
+/// expire leases and back-offs without waiting.
+#[derive(Debug, Default)]
+pub struct OffsetClock {
+    offset_ms: AtomicI64,
+}
+
+impl OffsetClock {
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.offset_ms.load(Ordering::SeqCst)
     }
 }

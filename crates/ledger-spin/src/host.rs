@@ -70,6 +70,9 @@ impl Host for SpinHost {
     fn config(&self) -> &Config {
         &self.config
     }
+    fn fork(&self) -> Self {
+        SpinHost::new(self.config.clone())
+    }
 }
 
 /// The `default` key-value store (Spin's local store, or Redis through the

@@ -6,10 +6,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod beat;
 pub mod config;
 pub mod error;
+pub mod executions;
 pub mod migrations;
 pub mod ports;
+pub mod registry;
 pub mod store;
 
 pub use api::handle;

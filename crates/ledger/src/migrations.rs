@@ -28,10 +28,19 @@ macro_rules! migration {
     };
 }
 
-const POSTGRES: &[Migration] =
-    &[migration!("postgres", 0001, "init"), migration!("postgres", 0002, "seed_model_prices")];
+#[rustfmt::skip]
+const POSTGRES: &[Migration] = &[
+    migration!("postgres", 0001, "init"),
+    migration!("postgres", 0002, "seed_model_prices"),
+    migration!("postgres", 0005, "execution_prompt_kind"),
+];
 
-const SQLITE: &[Migration] = &[migration!("sqlite", 0001, "init"), migration!("sqlite", 0002, "seed_model_prices")];
+#[rustfmt::skip]
+const SQLITE: &[Migration] = &[
+    migration!("sqlite", 0001, "init"),
+    migration!("sqlite", 0002, "seed_model_prices"),
+    migration!("sqlite", 0005, "execution_prompt_kind"),
+];
 
 pub fn for_dialect(dialect: Dialect) -> &'static [Migration] {
     match dialect {

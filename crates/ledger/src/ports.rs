@@ -283,6 +283,12 @@ pub trait Host {
     fn clock(&self) -> &dyn Clock;
     fn ids(&self) -> &dyn Ids;
     fn config(&self) -> &crate::config::Config;
+    /// A host like this one on its own database connection, for concurrent
+    /// work: statements of one transaction must never share a connection
+    /// with another task's.
+    fn fork(&self) -> Self
+    where
+        Self: Sized;
 }
 
 /// Rewrites `$1`-style placeholders to SQLite's positional `?1` form, so one

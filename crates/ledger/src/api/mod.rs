@@ -14,14 +14,15 @@ macro_rules! by_method {
 
 mod analytics;
 mod api_keys;
+pub mod cursor;
 mod executions;
 mod health;
 mod internal;
 mod models;
 mod prompts;
-mod traces;
 pub mod request;
 pub mod response;
+mod traces;
 
 use request::{ApiRequest, MAX_BODY_BYTES};
 use response::Response;

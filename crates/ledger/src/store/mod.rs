@@ -2,6 +2,8 @@
 //! these functions and never build SQL themselves.
 
 pub mod api_keys;
+pub mod executions;
+pub mod models;
 
 use crate::ports::{Db, DbError, Dialect};
 

@@ -1,0 +1,552 @@
+//! `executions` and `execution_inputs`: the ledger record and the queue.
+//! Status changes are conditional UPDATEs, so two workers, a retry or a
+//! duplicate delivery can never both own a run.
+
+use serde_json::Value as Json;
+
+use crate::ports::{Db, DbError, Row, Value};
+
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    pub id: String,
+    pub prompt_id: Option<String>,
+    pub prompt_version_id: Option<String>,
+    pub prompt_name: Option<String>,
+    pub version: Option<i64>,
+    pub model_id: String,
+    pub provider: String,
+    pub model_name: String,
+    pub mode: &'static str,
+    pub status: &'static str,
+    pub prompt_kind: &'static str,
+    pub rendered_prompt: String,
+    pub correlation_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub next_attempt_at: Option<i64>,
+    pub timeout_ms: i64,
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub created_at: i64,
+    pub variables: Json,
+    pub model_config: Json,
+    pub params: Json,
+    pub template: Option<String>,
+}
+
+/// Inserts the execution with its inputs. Returns `false`, writing nothing,
+/// when another execution already holds the idempotency key.
+pub async fn insert<D: Db>(db: &D, e: &NewExecution) -> Result<bool, DbError> {
+    crate::store::transaction(db, async || {
+        let inserted = db
+            .execute(
+                "INSERT INTO executions (id, prompt_id, prompt_version_id, prompt_name, version, model_id, provider, \
+                 model_name, mode, status, prompt_kind, rendered_prompt, correlation_id, idempotency_key, request_hash, \
+                 attempts, max_attempts, lease_owner, lease_expires_at, next_attempt_at, timeout_ms, trace_id, span_id, \
+                 created_at, started_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+                 $22, $23, $24, $25, $24) \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+                &[
+                    (&e.id).into(),
+                    e.prompt_id.clone().into(),
+                    e.prompt_version_id.clone().into(),
+                    e.prompt_name.clone().into(),
+                    e.version.into(),
+                    (&e.model_id).into(),
+                    (&e.provider).into(),
+                    (&e.model_name).into(),
+                    e.mode.into(),
+                    e.status.into(),
+                    e.prompt_kind.into(),
+                    (&e.rendered_prompt).into(),
+                    e.correlation_id.clone().into(),
+                    e.idempotency_key.clone().into(),
+                    (&e.request_hash).into(),
+                    e.attempts.into(),
+                    e.max_attempts.into(),
+                    e.lease_owner.clone().into(),
+                    e.lease_expires_at.into(),
+                    e.next_attempt_at.into(),
+                    e.timeout_ms.into(),
+                    (&e.trace_id).into(),
+                    (&e.span_id).into(),
+                    e.created_at.into(),
+                    (e.status == "running").then_some(e.created_at).into(),
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        db.execute(
+            "INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                (&e.id).into(),
+                (&e.variables).into(),
+                (&e.model_config).into(),
+                (&e.params).into(),
+                e.template.clone().into(),
+            ],
+        )
+        .await?;
+        Ok(true)
+    })
+    .await
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecutionRecord {
+    pub id: String,
+    pub prompt_id: Option<String>,
+    pub prompt_version_id: Option<String>,
+    pub prompt_name: Option<String>,
+    pub version: Option<i64>,
+    pub provider: String,
+    pub model_name: String,
+    pub mode: String,
+    pub status: String,
+    pub prompt_kind: String,
+    pub rendered_prompt: Option<String>,
+    pub response_text: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub response_tokens: Option<i64>,
+    pub provider_latency_ms: Option<i64>,
+    pub total_latency_ms: Option<i64>,
+    pub cost_nanos: Option<i64>,
+    pub correlation_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_owner: Option<String>,
+    pub next_attempt_at: Option<i64>,
+    pub timeout_ms: Option<i64>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub provider_status: Option<i64>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, prompt_id, prompt_version_id, prompt_name, version, provider, model_name, mode, status, \
+    prompt_kind, rendered_prompt, response_text, prompt_tokens, response_tokens, provider_latency_ms, total_latency_ms, \
+    cost_nanos, correlation_id, idempotency_key, request_hash, attempts, max_attempts, lease_owner, next_attempt_at, \
+    timeout_ms, error_type, error_message, provider_status, trace_id, span_id, created_at, started_at, completed_at";
+
+impl ExecutionRecord {
+    fn from_row(r: &Row) -> Result<Self, DbError> {
+        Ok(ExecutionRecord {
+            id: r.str("id")?,
+            prompt_id: r.opt_str("prompt_id")?,
+            prompt_version_id: r.opt_str("prompt_version_id")?,
+            prompt_name: r.opt_str("prompt_name")?,
+            version: r.opt_i64("version")?,
+            provider: r.str("provider")?,
+            model_name: r.str("model_name")?,
+            mode: r.str("mode")?,
+            status: r.str("status")?,
+            prompt_kind: r.str("prompt_kind")?,
+            rendered_prompt: r.opt_str("rendered_prompt")?,
+            response_text: r.opt_str("response_text")?,
+            prompt_tokens: r.opt_i64("prompt_tokens")?,
+            response_tokens: r.opt_i64("response_tokens")?,
+            provider_latency_ms: r.opt_i64("provider_latency_ms")?,
+            total_latency_ms: r.opt_i64("total_latency_ms")?,
+            cost_nanos: r.opt_i64("cost_nanos")?,
+            correlation_id: r.opt_str("correlation_id")?,
+            idempotency_key: r.opt_str("idempotency_key")?,
+            request_hash: r.opt_str("request_hash")?,
+            attempts: r.i64("attempts")?,
+            max_attempts: r.i64("max_attempts")?,
+            lease_owner: r.opt_str("lease_owner")?,
+            next_attempt_at: r.opt_i64("next_attempt_at")?,
+            timeout_ms: r.opt_i64("timeout_ms")?,
+            error_type: r.opt_str("error_type")?,
+            error_message: r.opt_str("error_message")?,
+            provider_status: r.opt_i64("provider_status")?,
+            trace_id: r.opt_str("trace_id")?,
+            span_id: r.opt_str("span_id")?,
+            created_at: r.i64("created_at")?,
+            started_at: r.opt_i64("started_at")?,
+            completed_at: r.opt_i64("completed_at")?,
+        })
+    }
+}
+
+pub async fn get<D: Db>(db: &D, id: &str) -> Result<Option<ExecutionRecord>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM executions WHERE id = $1");
+    db.query(&sql, &[id.into()]).await?.first().map(ExecutionRecord::from_row).transpose()
+}
+
+pub async fn get_by_idempotency_key<D: Db>(db: &D, key: &str) -> Result<Option<ExecutionRecord>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM executions WHERE idempotency_key = $1");
+    db.query(&sql, &[key.into()]).await?.first().map(ExecutionRecord::from_row).transpose()
+}
+
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub variables: Json,
+    pub model_config: Json,
+    pub params: Json,
+    pub template: Option<String>,
+}
+
+pub async fn get_inputs<D: Db>(db: &D, id: &str) -> Result<Option<Inputs>, DbError> {
+    let rows = db
+        .query(
+            "SELECT variables, model_config, params, template FROM execution_inputs WHERE execution_id = $1",
+            &[id.into()],
+        )
+        .await?;
+    rows.first()
+        .map(|r| {
+            Ok(Inputs {
+                variables: r.json("variables")?,
+                model_config: r.json("model_config")?,
+                params: r.json("params")?,
+                template: r.opt_str("template")?,
+            })
+        })
+        .transpose()
+}
+
+/// Takes a queued, due execution: `queued` → `running` with a lease and one
+/// more attempt. Exactly one caller wins; returns whether it was this one.
+pub async fn claim<D: Db>(db: &D, id: &str, owner: &str, now_ms: i64, lease_ms: i64) -> Result<bool, DbError> {
+    let claimed = db
+        .execute(
+            "UPDATE executions SET status = 'running', attempts = attempts + 1, lease_owner = $2, \
+             lease_expires_at = $3 + COALESCE(timeout_ms, 60000) + $4, started_at = COALESCE(started_at, $3), \
+             updated_at = $3 \
+             WHERE id = $1 AND status = 'queued' AND COALESCE(next_attempt_at, 0) <= $3",
+            &[id.into(), owner.into(), now_ms.into(), lease_ms.into()],
+        )
+        .await?;
+    Ok(claimed == 1)
+}
+
+/// Ids of queued executions that are due, oldest first.
+pub async fn due<D: Db>(db: &D, now_ms: i64, limit: i64) -> Result<Vec<String>, DbError> {
+    db.query(
+        "SELECT id FROM executions WHERE status = 'queued' AND COALESCE(next_attempt_at, 0) <= $1 \
+         ORDER BY next_attempt_at, created_at LIMIT $2",
+        &[now_ms.into(), limit.into()],
+    )
+    .await?
+    .iter()
+    .map(|r| r.str("id"))
+    .collect()
+}
+
+/// How a run ended (or paused).
+#[derive(Debug, Clone)]
+pub enum Finish {
+    Succeeded {
+        response_text: String,
+        prompt_tokens: i64,
+        response_tokens: i64,
+        cost_nanos: i64,
+    },
+    Failed {
+        error_type: String,
+        error_message: String,
+        provider_status: Option<i64>,
+    },
+    /// Back to the queue until `next_attempt_at`; the error is kept for the record.
+    Retry {
+        error_type: String,
+        error_message: String,
+        provider_status: Option<i64>,
+        next_attempt_at: i64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub provider_latency_ms: Option<i64>,
+    pub total_latency_ms: i64,
+}
+
+/// The execution's own span, written when the run ends.
+#[derive(Debug, Clone)]
+pub struct ExecutionSpan {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub started_at_us: i64,
+    pub ended_at_us: i64,
+    /// `provider/model_name`.
+    pub model: String,
+    pub attributes: Json,
+}
+
+/// Records the end of an attempt, only if `owner` still holds the lease
+/// (a run whose lease expired and was taken over cannot overwrite the new
+/// owner's result). Returns whether the record was written.
+pub async fn finish<D: Db>(
+    db: &D,
+    id: &str,
+    owner: &str,
+    now_ms: i64,
+    finish: &Finish,
+    timing: &Timing,
+    span: &ExecutionSpan,
+) -> Result<bool, DbError> {
+    crate::store::transaction(db, async || {
+        let (
+            status,
+            response_text,
+            prompt_tokens,
+            response_tokens,
+            cost,
+            error_type,
+            error_message,
+            provider_status,
+            next,
+        ) = match finish {
+            Finish::Succeeded { response_text, prompt_tokens, response_tokens, cost_nanos } => (
+                "succeeded",
+                Value::from(response_text.as_str()),
+                Value::from(*prompt_tokens),
+                Value::from(*response_tokens),
+                Value::from(*cost_nanos),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ),
+            Finish::Failed { error_type, error_message, provider_status } => (
+                "failed",
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::from(error_type.as_str()),
+                Value::from(error_message.as_str()),
+                Value::from(*provider_status),
+                Value::Null,
+            ),
+            Finish::Retry { error_type, error_message, provider_status, next_attempt_at } => (
+                "queued",
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::from(error_type.as_str()),
+                Value::from(error_message.as_str()),
+                Value::from(*provider_status),
+                Value::from(*next_attempt_at),
+            ),
+        };
+        let terminal = status != "queued";
+        let updated = db
+            .execute(
+                "UPDATE executions SET status = $3, response_text = $4, prompt_tokens = $5, response_tokens = $6, \
+                 cost_nanos = $7, error_type = $8, error_message = $9, provider_status = $10, next_attempt_at = $11, \
+                 provider_latency_ms = $12, total_latency_ms = $13, completed_at = $14, lease_owner = NULL, \
+                 lease_expires_at = NULL, updated_at = $15 \
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+                &[
+                    id.into(),
+                    owner.into(),
+                    status.into(),
+                    response_text,
+                    prompt_tokens.clone(),
+                    response_tokens.clone(),
+                    cost,
+                    error_type,
+                    error_message,
+                    provider_status,
+                    next,
+                    timing.provider_latency_ms.into(),
+                    timing.total_latency_ms.into(),
+                    terminal.then_some(now_ms).into(),
+                    now_ms.into(),
+                ],
+            )
+            .await?;
+        if updated == 0 {
+            return Ok(false);
+        }
+        if terminal {
+            upsert_span(db, id, status, span, prompt_tokens, response_tokens, now_ms).await?;
+        }
+        Ok(true)
+    })
+    .await
+}
+
+async fn upsert_span<D: Db>(
+    db: &D,
+    execution_id: &str,
+    status: &str,
+    span: &ExecutionSpan,
+    prompt_tokens: Value,
+    completion_tokens: Value,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    let span_status = if status == "succeeded" { "ok" } else { "error" };
+    db.execute(
+        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, span_type, service_name, status, started_at_us, \
+         ended_at_us, execution_id, model, prompt_tokens, completion_tokens, attributes, created_at) \
+         VALUES ($1, $2, $3, 'promptledger.execution', 'llm', 'promptledger', $4, $5, $6, $11, $12, $7, $8, $9, $10) \
+         ON CONFLICT (trace_id, span_id) DO UPDATE SET status = excluded.status, ended_at_us = excluded.ended_at_us, \
+         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
+         attributes = excluded.attributes",
+        &[
+            (&span.trace_id).into(),
+            (&span.span_id).into(),
+            span.parent_span_id.clone().into(),
+            span_status.into(),
+            span.started_at_us.into(),
+            span.ended_at_us.into(),
+            prompt_tokens,
+            completion_tokens,
+            (&span.attributes).into(),
+            now_ms.into(),
+            execution_id.into(),
+            (&span.model).into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// Cancels a queued execution. Returns the rows changed (0: not queued or unknown).
+pub async fn cancel<D: Db>(db: &D, id: &str, now_ms: i64) -> Result<u64, DbError> {
+    db.execute(
+        "UPDATE executions SET status = 'canceled', completed_at = $2, updated_at = $2, next_attempt_at = NULL \
+         WHERE id = $1 AND status = 'queued'",
+        &[id.into(), now_ms.into()],
+    )
+    .await
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct LeaseRecovery {
+    pub requeued: u64,
+    pub failed: u64,
+}
+
+/// Runs whose lease expired (a crashed worker, a lost message, a dead sync
+/// caller): async ones go back to the queue while attempts remain; the rest
+/// fail with the reason. A sync run is never retried: its caller is gone.
+pub async fn recover_expired_leases<D: Db>(db: &D, now_ms: i64) -> Result<LeaseRecovery, DbError> {
+    let failed = db
+        .execute(
+            "UPDATE executions SET status = 'failed', error_type = 'lease_expired', \
+             error_message = CASE WHEN mode = 'sync' THEN 'the run was interrupted before it recorded a result' \
+             ELSE 'the run was interrupted and the attempt limit is reached' END, \
+             completed_at = $1, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
+             WHERE status = 'running' AND lease_expires_at < $1 AND (mode = 'sync' OR attempts >= max_attempts)",
+            &[now_ms.into()],
+        )
+        .await?;
+    let requeued = db
+        .execute(
+            "UPDATE executions SET status = 'queued', error_type = 'lease_expired', \
+             error_message = 'the previous attempt was interrupted', next_attempt_at = $1, lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = $1 \
+             WHERE status = 'running' AND lease_expires_at < $1 AND mode = 'async' AND attempts < max_attempts",
+            &[now_ms.into()],
+        )
+        .await?;
+    Ok(LeaseRecovery { requeued, failed })
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub prompt_name: Option<String>,
+    pub version: Option<i64>,
+    pub status: Option<String>,
+    pub provider: Option<String>,
+    pub model_name: Option<String>,
+    pub correlation_id: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    /// Continue after this (created_at, id), newest first.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+pub async fn list<D: Db>(db: &D, f: &ListFilter) -> Result<Vec<ExecutionRecord>, DbError> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    let mut push = |clause: &str, value: Value| {
+        params.push(value);
+        clauses.push(clause.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(v) = &f.prompt_name {
+        push("prompt_name = ?", v.into());
+    }
+    if let Some(v) = f.version {
+        push("version = ?", v.into());
+    }
+    if let Some(v) = &f.status {
+        push("status = ?", v.into());
+    }
+    if let Some(v) = &f.provider {
+        push("provider = ?", v.into());
+    }
+    if let Some(v) = &f.model_name {
+        push("model_name = ?", v.into());
+    }
+    if let Some(v) = &f.correlation_id {
+        push("correlation_id = ?", v.into());
+    }
+    if let Some(v) = f.since_ms {
+        push("created_at >= ?", v.into());
+    }
+    if let Some(v) = f.until_ms {
+        push("created_at < ?", v.into());
+    }
+    if let Some((created_at, id)) = &f.after {
+        params.push((*created_at).into());
+        params.push(id.into());
+        let (a, b) = (params.len() - 1, params.len());
+        clauses.push(format!("(created_at < ${a} OR (created_at = ${a} AND id < ${b}))"));
+    }
+    params.push(f.limit.into());
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let sql =
+        format!("SELECT {COLUMNS} FROM executions {filter} ORDER BY created_at DESC, id DESC LIMIT ${}", params.len());
+    db.query(&sql, &params).await?.iter().map(ExecutionRecord::from_row).collect()
+}
+
+/// One span as JSON (the execution's own span on the execution view).
+pub async fn get_span<D: Db>(db: &D, trace_id: &str, span_id: &str) -> Result<Option<Json>, DbError> {
+    let rows = db
+        .query(
+            "SELECT trace_id, span_id, parent_span_id, name, span_type, status, started_at_us, ended_at_us, model, \
+             prompt_tokens, completion_tokens, attributes FROM spans WHERE trace_id = $1 AND span_id = $2",
+            &[trace_id.into(), span_id.into()],
+        )
+        .await?;
+    rows.first()
+        .map(|r| {
+            Ok(serde_json::json!({
+                "trace_id": r.str("trace_id")?,
+                "span_id": r.str("span_id")?,
+                "parent_span_id": r.opt_str("parent_span_id")?,
+                "name": r.str("name")?,
+                "span_type": r.opt_str("span_type")?,
+                "status": r.opt_str("status")?,
+                "started_at_us": r.opt_i64("started_at_us")?,
+                "ended_at_us": r.opt_i64("ended_at_us")?,
+                "model": r.opt_str("model")?,
+                "prompt_tokens": r.opt_i64("prompt_tokens")?,
+                "completion_tokens": r.opt_i64("completion_tokens")?,
+                "attributes": r.json("attributes")?,
+            }))
+        })
+        .transpose()
+}
