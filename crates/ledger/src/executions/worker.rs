@@ -105,6 +105,21 @@ pub async fn process<H: Host>(host: &H, id: &str) -> Result<Processed, DbError> 
     })
 }
 
+/// What the Redis worker does with one message: the payload is an
+/// execution id; duplicates and stale messages are harmless no-ops.
+///
+/// # Errors
+/// Database errors (the beat recovers the run later).
+pub async fn handle_message<H: Host>(host: &H, payload: &[u8]) -> Result<Processed, DbError> {
+    match std::str::from_utf8(payload).map(str::trim) {
+        Ok(id) if !id.is_empty() && id.len() <= 64 => process(host, id).await,
+        _ => {
+            eprintln!("worker: ignoring a message that is not an execution id ({} bytes)", payload.len());
+            Ok(Processed::NotClaimed)
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DrainReport {
     pub leases: LeaseRecovery,
