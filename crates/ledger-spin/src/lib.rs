@@ -59,3 +59,23 @@ macro_rules! http_component {
         }
     };
 }
+
+/// The Redis worker's body: run the execution whose id is `payload`.
+///
+/// # Errors
+/// Configuration or database errors, reported to Spin's log; the beat
+/// recovers the run once its lease expires.
+pub async fn run_queued(payload: &[u8]) -> Result<(), String> {
+    let host = SpinHost::from_variables().await?;
+    ledger::executions::worker::handle_message(&host, payload).await.map(drop).map_err(|e| e.to_string())
+}
+
+/// The cron component's body: one beat pass.
+///
+/// # Errors
+/// The parts of the pass that failed; the next pass retries them.
+pub async fn run_beat() -> Result<(), String> {
+    let host = SpinHost::from_variables().await?;
+    let report = ledger::beat::run_pass(&host).await;
+    if report.errors.is_empty() { Ok(()) } else { Err(report.errors.join("; ")) }
+}
