@@ -40,6 +40,12 @@ pub struct SpinProcess {
     _dir: TempDir,
 }
 
+impl SpinProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for SpinProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -69,10 +75,21 @@ pub fn host_port(url: &str) -> String {
 /// Starts `spin up` on a fresh, migrated database and returns an app whose
 /// requests go over HTTP, with the process that serves it.
 pub async fn start(backend: Backend, components: &[&str]) -> (TestApp, SpinProcess) {
+    start_with(backend, components, |_| {}).await
+}
+
+/// Like [`start`], with the configuration adjusted first (e.g. a Redis URL
+/// for the worker).
+pub async fn start_with(
+    backend: Backend,
+    components: &[&str],
+    configure: impl FnOnce(&mut ledger::Config),
+) -> (TestApp, SpinProcess) {
     let spin = spin_binary().expect("spin binary");
     let db = Database::create(backend).await;
     db.migrate().await;
-    let config = test_config(&db);
+    let mut config = test_config(&db);
+    configure(&mut config);
     let dir = std::env::temp_dir().join(format!("promptledger-spin-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let sqlite_path = match &db {
