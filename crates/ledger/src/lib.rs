@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod migrations;
 pub mod ports;
+pub mod registry;
 pub mod store;
 
 pub use api::handle;

@@ -28,10 +28,17 @@ macro_rules! migration {
     };
 }
 
-const POSTGRES: &[Migration] =
-    &[migration!("postgres", 0001, "init"), migration!("postgres", 0002, "seed_model_prices")];
+const POSTGRES: &[Migration] = &[
+    migration!("postgres", 0001, "init"),
+    migration!("postgres", 0002, "seed_model_prices"),
+    migration!("postgres", 0003, "prompt_name_order"),
+];
 
-const SQLITE: &[Migration] = &[migration!("sqlite", 0001, "init"), migration!("sqlite", 0002, "seed_model_prices")];
+const SQLITE: &[Migration] = &[
+    migration!("sqlite", 0001, "init"),
+    migration!("sqlite", 0002, "seed_model_prices"),
+    migration!("sqlite", 0003, "prompt_name_order"),
+];
 
 pub fn for_dialect(dialect: Dialect) -> &'static [Migration] {
     match dialect {

@@ -2,6 +2,9 @@
 //! these functions and never build SQL themselves.
 
 pub mod api_keys;
+pub mod prompt_labels;
+pub mod prompt_versions;
+pub mod prompts;
 
 use crate::ports::{Db, DbError, Dialect};
 
