@@ -23,6 +23,17 @@ macro_rules! all_scenarios {
             foundation::api_keys_lifecycle_and_scopes,
             foundation::errors_share_one_json_shape,
             // registry (prompts, versions, labels, rendering)
+            prompts::prompts_create_get_and_update,
+            prompts::prompts_list_paginates_and_filters,
+            prompts::prompts_archive_and_unarchive,
+            prompts::versions_are_numbered_immutable_and_deduplicated,
+            prompts::activation_and_rollback,
+            prompts::labels_and_resolution_order,
+            prompts::rendering_checks_variables_and_limits,
+            prompts::chat_prompts_render_messages,
+            prompts::register_from_code_is_idempotent,
+            prompts::diff_between_versions,
+            prompts::prompt_scopes_guard_reads_and_writes,
 
             // executions
             executions::sync_run_records_the_ledger,

@@ -32,6 +32,7 @@ macro_rules! migration {
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 0001, "init"),
     migration!("postgres", 0002, "seed_model_prices"),
+    migration!("postgres", 0003, "prompt_name_order"),
     migration!("postgres", 0005, "execution_prompt_kind"),
 ];
 
@@ -39,6 +40,7 @@ const POSTGRES: &[Migration] = &[
 const SQLITE: &[Migration] = &[
     migration!("sqlite", 0001, "init"),
     migration!("sqlite", 0002, "seed_model_prices"),
+    migration!("sqlite", 0003, "prompt_name_order"),
     migration!("sqlite", 0005, "execution_prompt_kind"),
 ];
 

@@ -4,6 +4,7 @@
 
 pub mod executions;
 pub mod foundation;
+pub mod prompts;
 
 /// A name no other scenario run will use.
 pub fn unique(prefix: &str) -> String {

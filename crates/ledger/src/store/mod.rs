@@ -4,6 +4,9 @@
 pub mod api_keys;
 pub mod executions;
 pub mod models;
+pub mod prompt_labels;
+pub mod prompt_versions;
+pub mod prompts;
 
 use crate::ports::{Db, DbError, Dialect};
 

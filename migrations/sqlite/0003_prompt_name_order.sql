@@ -1,0 +1,4 @@
+-- Nothing to do on SQLite: it compares TEXT bytewise already, so the unique
+-- index on prompts.name serves ordered, prefix-filtered prompt lists (the
+-- PostgreSQL file adds a byte-order index for the same queries). Kept so both
+-- dialects share one migration history.
