@@ -32,20 +32,20 @@ pub async fn serve(req: spin_sdk::http::Request) -> http::Response<Full<Bytes>> 
 }
 
 async fn read(req: spin_sdk::http::Request) -> Result<http::Request<Vec<u8>>, ApiError> {
-    let declared = req
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
-    }
+    use futures::StreamExt;
     let (parts, body) = req.into_parts();
-    let bytes = body.bytes().await.map_err(|e| ApiError::bad_request(format!("could not read the body: {e:?}")))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    // Read up to one byte past the limit: a client that sent a little too
+    // much still gets its 413 on an intact connection.
+    let mut bytes = Vec::new();
+    let mut stream = body.stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("could not read the body: {e:?}")))?;
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+        }
     }
-    Ok(http::Request::from_parts(parts, bytes.to_vec()))
+    Ok(http::Request::from_parts(parts, bytes))
 }
 
 /// The body of every HTTP component: export a `wasi:http` handler that
