@@ -227,7 +227,8 @@ out=$(run_entrypoint PROMPTLEDGER_DRY_RUN=1 DATABASE_URL='postgres://u:pw@db:543
     PROMPTLEDGER_DATA_DIR="$scratch/data7" "$entrypoint" migrate 2>&1)
 status=$?
 check "migrate mode needs no API_KEY" test "$status" -eq 0
-check "migrate mode waits for the database as asked" contains "$out" "DATABASE_URL=postgres://u:***@db:5432/pl promptledger migrate --sqlite $scratch/data7/promptledger.db --wait 5"
+check "migrate mode gets the database URL (masked)" contains "$out" "dry-run: migrate: DATABASE_URL=postgres://u:***@db:5432/pl "
+check "migrate mode waits for the database as asked" contains "$out" "promptledger migrate --sqlite $scratch/data7/promptledger.db --wait 5"
 check "migrate mode starts nothing" lacks "$out" "spin up"
 out=$(run_entrypoint PROMPTLEDGER_DRY_RUN=1 PROMPTLEDGER_DATA_DIR="$scratch/data7" \
     "$entrypoint" /app/deploy/entrypoint.sh migrate 2>&1)
