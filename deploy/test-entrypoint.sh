@@ -264,41 +264,71 @@ else
         echo "building the promptledger CLI (debug) for the migrations"
         cargo build --quiet -p ledger-native --bin promptledger && cli=$repo/target/debug/promptledger
     fi
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    log=$scratch/spin.log
-    # Its own process group, stopped as a whole like tini -g does in the image:
-    # `spin up` runs each trigger as a child process.
-    setsid env -i PATH="$PATH" HOME="$scratch/home" TMPDIR="$scratch/tmp" SPIN_DATA_DIR="$scratch/no-spin-data" \
-        API_KEY=live-test-key PORT="$port" PROMPTLEDGER_LISTEN_HOST=127.0.0.1 SPIN_BIN="$spin_bin" \
-        PROMPTLEDGER_BIN="$cli" PROMPTLEDGER_DATA_DIR="$scratch/live-data" PROMPTLEDGER_RUN_DIR="$scratch/live-run" \
-        "$entrypoint" serve >"$log" 2>&1 &
-    spin_pid=$!
-    health=""
-    for _ in $(seq 1 90); do
-        health=$(curl -s --max-time 2 "http://127.0.0.1:$port/health" || true)
-        [ -n "$health" ] && break
-        kill -0 "$spin_pid" 2>/dev/null || break
-        sleep 1
-    done
-    if contains "$health" '"status":"ok"' 2>/dev/null; then
-        ok "spin up via the entrypoint: /health is ok on SQLite"
+    # live NAME WANT ENV...: starts `entrypoint.sh serve` with ENV in
+    # its own process group (stopped as a whole, like tini -g in the image:
+    # `spin up` runs each trigger as a child process), checks /health, the
+    # admin key and the healthcheck mode, then stops it with SIGTERM. WANT:
+    # substrings the /health body must contain, separated by `|`.
+    live() {
+        local name=$1 want=$2
+        shift 2
+        local port log health keys stopped
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        log=$scratch/spin-$name.log
+        rm -rf "$scratch/live-run"
+        setsid env -i PATH="$PATH" HOME="$scratch/home" TMPDIR="$scratch/tmp" SPIN_DATA_DIR="$scratch/no-spin-data" \
+            API_KEY=live-test-key PORT="$port" SPIN_BIN="$spin_bin" PROMPTLEDGER_BIN="$cli" \
+            PROMPTLEDGER_RUN_DIR="$scratch/live-run" "$@" "$entrypoint" serve >"$log" 2>&1 &
+        spin_pid=$!
+        health=""
+        for _ in $(seq 1 90); do
+            health=$(curl -s --max-time 2 "http://127.0.0.1:$port/health" || true)
+            [ -n "$health" ] && break
+            kill -0 "$spin_pid" 2>/dev/null || break
+            sleep 1
+        done
+        local found=yes part
+        IFS='|' read -ra parts <<<"$want"
+        for part in "${parts[@]}" '"status":"ok","version"'; do
+            [[ $health == *"$part"* ]] || found=no
+        done
+        if [ "$found" = yes ]; then
+            ok "spin up via the entrypoint ($name): /health is ok"
+        else
+            not_ok "spin up via the entrypoint ($name): /health is ok" "health: $health" "log:" "$(tail -n 30 "$log")"
+        fi
+        keys=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-API-Key: live-test-key" "http://127.0.0.1:$port/v1/api-keys" || true)
+        check "spin up via the entrypoint ($name): the admin key from API_KEY works" equals "$keys" "200"
+        check "spin up via the entrypoint ($name): the healthcheck mode agrees" \
+            run_entrypoint PROMPTLEDGER_RUN_DIR="$scratch/live-run" "$entrypoint" healthcheck
+        kill -TERM -- "-$spin_pid" 2>/dev/null
+        stopped=no
+        for _ in $(seq 1 20); do
+            if ! kill -0 -- "-$spin_pid" 2>/dev/null; then stopped=yes; break; fi
+            sleep 0.5
+        done
+        wait "$spin_pid" 2>/dev/null
+        spin_pid=""
+        check "spin up via the entrypoint ($name): stops on SIGTERM" equals "$stopped" "yes"
+    }
+
+    live "SQLite, listening on ::" '"dialect":"sqlite"' PROMPTLEDGER_LISTEN_HOST=:: PROMPTLEDGER_DATA_DIR="$scratch/live-data"
+    check "spin up via the entrypoint (SQLite): migrations created the database file" test -s "$scratch/live-data/promptledger.db"
+
+    # PostgreSQL and Redis as a platform hands them over: a postgresql:// URL
+    # without a port, sslmode from DATABASE_SSLMODE, the key-value store on Redis.
+    server=${TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable}
+    server=${server%/*}
+    database=pl_entrypoint_$$
+    if command -v psql >/dev/null 2>&1 && psql "$server/postgres?sslmode=disable" -qc "CREATE DATABASE $database" >/dev/null 2>&1 &&
+        redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+        live "PostgreSQL and Redis" '"dialect":"postgres"|"redis":{"latency_ms"' \
+            DATABASE_URL="postgresql://${server#*://}/$database" DATABASE_SSLMODE=disable REDIS_URL=redis://127.0.0.1:6379 \
+            PROMPTLEDGER_DATA_DIR="$scratch/live-data-pg"
+        psql "$server/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1
     else
-        not_ok "spin up via the entrypoint: /health is ok on SQLite" "health: $health" "log:" "$(tail -n 30 "$log")"
+        echo "SKIPPED entrypoint under spin up on PostgreSQL and Redis: no PostgreSQL (psql, $server) or Redis on 127.0.0.1"
     fi
-    keys=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "X-API-Key: live-test-key" "http://127.0.0.1:$port/v1/api-keys" || true)
-    check "spin up via the entrypoint: the admin key from API_KEY works" equals "$keys" "200"
-    check "spin up via the entrypoint: the healthcheck command agrees" \
-        run_entrypoint PROMPTLEDGER_RUN_DIR="$scratch/live-run" "$entrypoint" healthcheck
-    check "spin up via the entrypoint: migrations created the SQLite file" test -s "$scratch/live-data/promptledger.db"
-    kill -TERM -- "-$spin_pid" 2>/dev/null
-    stopped=no
-    for _ in $(seq 1 20); do
-        if ! kill -0 -- "-$spin_pid" 2>/dev/null; then stopped=yes; break; fi
-        sleep 0.5
-    done
-    wait "$spin_pid" 2>/dev/null
-    spin_pid=""
-    check "spin up via the entrypoint: stops on SIGTERM" equals "$stopped" "yes"
 fi
 
 echo "entrypoint: $passed passed, $failed failed"
