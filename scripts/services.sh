@@ -13,7 +13,7 @@ if ! pg_up; then
         echo "installing PostgreSQL"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
     fi
-    version=$(ls /etc/postgresql | sort -V | tail -n1)
+    version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1)
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
     for _ in $(seq 1 30); do pg_up && break; sleep 1; done
     pg_up || { echo "PostgreSQL did not start" >&2; exit 1; }
