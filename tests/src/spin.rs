@@ -48,7 +48,21 @@ impl SpinProcess {
 
 impl Drop for SpinProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // `spin up` runs each trigger as a child process: stop the whole group,
+        // or orphaned triggers keep their database pools open.
+        let group = format!("-{}", self.child.id());
+        // `--` so the negative process-group id is not read as an option.
+        let _ = Command::new("kill").args(["-s", "TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).status();
+        }
         let _ = self.child.wait();
     }
 }
@@ -134,6 +148,7 @@ pub async fn start_with(
     }
     let log = std::fs::File::create(dir.join("spin.log")).expect("log file");
     cmd.stdout(Stdio::from(log.try_clone().expect("log"))).stderr(Stdio::from(log));
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let child = cmd.spawn().expect("start spin up");
     let process = SpinProcess { child, _dir: TempDir(dir.clone()) };
 

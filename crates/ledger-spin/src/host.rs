@@ -9,6 +9,12 @@ use spin_sdk::{key_value, redis, variables};
 use crate::db::SpinDb;
 use crate::outbound::SpinHttp;
 
+thread_local! {
+    // Variables are fixed for the life of the app; an instance serves up to
+    // 128 requests, so reading them once per instance saves host calls.
+    static CONFIG: std::cell::RefCell<Option<Config>> = const { std::cell::RefCell::new(None) };
+}
+
 pub struct SpinHost {
     db: SpinDb,
     kv: SpinKv,
@@ -21,6 +27,15 @@ impl SpinHost {
     /// # Errors
     /// A variable that cannot be read or does not parse.
     pub async fn from_variables() -> Result<SpinHost, String> {
+        if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+            return Ok(SpinHost::new(config));
+        }
+        let config = Self::read_variables().await?;
+        CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+        Ok(SpinHost::new(config))
+    }
+
+    async fn read_variables() -> Result<Config, String> {
         let mut values = Vec::with_capacity(VARIABLES.len());
         for name in VARIABLES {
             // Every variable has a default in spin.toml; an error here means
@@ -28,8 +43,7 @@ impl SpinHost {
             let value = variables::get(name).await.map_err(|e| format!("variable {name}: {e:?}"))?;
             values.push((*name, value));
         }
-        let config = Config::from_lookup(|name| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))?;
-        Ok(SpinHost::new(config))
+        Config::from_lookup(|name| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))
     }
 
     pub fn new(config: Config) -> SpinHost {
