@@ -135,7 +135,8 @@ fn spin_version() -> String {
 async fn foundation(base: &str, key: &str, pid: Option<u32>, seconds: u64) {
     header("Foundation");
     let url = format!("{base}/v1/models");
-    measure("GET /v1/models without a key (401: floor)", pid, seconds, Arc::new(move |_| Target::get(url.clone()))).await;
+    measure("GET /v1/models without a key (401: floor)", pid, seconds, Arc::new(move |_| Target::get(url.clone())))
+        .await;
     let url = format!("{base}/health");
     measure("GET /health", pid, seconds, Arc::new(move |_| Target::get(url.clone()))).await;
     let url = format!("{base}/v1/models");

@@ -5,6 +5,7 @@
 //! and the beat requeues runs whose lease expired.
 
 pub mod cost;
+pub mod model_cache;
 pub mod providers;
 pub mod run;
 pub mod view;

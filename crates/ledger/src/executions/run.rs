@@ -232,9 +232,7 @@ pub async fn run<H: Host>(
         Rendered::Chat(m) => ("chat", serde_json::to_string(m).unwrap_or_default()),
     };
 
-    let model =
-        models::find_or_create(host.db(), &host.ids().new_id().to_string(), provider.as_str(), &model_name, now)
-            .await?;
+    let model = super::model_cache::model(host, provider.as_str(), &model_name).await?;
     let id = host.ids().new_id().to_string();
     let owner = format!("sync:{id}");
     let span_id = host.ids().new_id().simple().to_string()[16..].to_owned();
@@ -319,7 +317,8 @@ pub async fn run<H: Host>(
     if !recorded {
         return Err(ApiError::internal("the execution record changed while it ran"));
     }
-    let record = store::get(host.db(), &id).await?.ok_or_else(|| ApiError::internal("execution vanished"))?;
+    // The response is built from what was just committed; no read back.
+    let record = recorded_view(&new, &finish, &timing, host.clock().now_ms());
     let body = view::execution(&record);
     match outcome {
         Ok(_) => Ok((StatusCode::OK, body)),
@@ -355,6 +354,62 @@ pub fn finish_of(
             },
         },
     }
+}
+
+/// The record `finish` wrote for the sync execution `new`.
+fn recorded_view(new: &NewExecution, finish: &Finish, timing: &Timing, now_ms: i64) -> store::ExecutionRecord {
+    let mut record = store::ExecutionRecord {
+        id: new.id.clone(),
+        prompt_id: new.prompt_id.clone(),
+        prompt_version_id: new.prompt_version_id.clone(),
+        prompt_name: new.prompt_name.clone(),
+        version: new.version,
+        provider: new.provider.clone(),
+        model_name: new.model_name.clone(),
+        mode: new.mode.to_owned(),
+        status: String::new(),
+        prompt_kind: new.prompt_kind.to_owned(),
+        rendered_prompt: Some(new.rendered_prompt.clone()),
+        response_text: None,
+        prompt_tokens: None,
+        response_tokens: None,
+        provider_latency_ms: timing.provider_latency_ms,
+        total_latency_ms: Some(timing.total_latency_ms),
+        cost_nanos: None,
+        correlation_id: new.correlation_id.clone(),
+        idempotency_key: new.idempotency_key.clone(),
+        request_hash: Some(new.request_hash.clone()),
+        attempts: new.attempts,
+        max_attempts: new.max_attempts,
+        lease_owner: None,
+        next_attempt_at: None,
+        timeout_ms: Some(new.timeout_ms),
+        error_type: None,
+        error_message: None,
+        provider_status: None,
+        trace_id: Some(new.trace_id.clone()),
+        span_id: Some(new.span_id.clone()),
+        created_at: new.created_at,
+        started_at: Some(new.created_at),
+        completed_at: Some(now_ms),
+    };
+    match finish {
+        Finish::Succeeded { response_text, prompt_tokens, response_tokens, cost_nanos } => {
+            record.status = "succeeded".into();
+            record.response_text = Some(response_text.clone());
+            record.prompt_tokens = Some(*prompt_tokens);
+            record.response_tokens = Some(*response_tokens);
+            record.cost_nanos = Some(*cost_nanos);
+        }
+        Finish::Failed { error_type, error_message, provider_status }
+        | Finish::Retry { error_type, error_message, provider_status, .. } => {
+            record.status = "failed".into();
+            record.error_type = Some(error_type.clone());
+            record.error_message = Some(error_message.clone());
+            record.provider_status = *provider_status;
+        }
+    }
+    record
 }
 
 fn provider_error(failure: &Failure, execution: Json) -> ApiError {

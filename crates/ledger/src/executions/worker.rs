@@ -12,7 +12,6 @@ use super::run::finish_of;
 use super::{LEASE_MARGIN_MS, backoff_ms};
 use crate::ports::{DbError, Host};
 use crate::store::executions::{self as store, ExecutionSpan, LeaseRecovery, Timing};
-use crate::store::models;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,14 +49,7 @@ pub async fn process<H: Host>(host: &H, id: &str) -> Result<Processed, DbError> 
     };
     let provider = providers::Provider::parse(&execution.provider)
         .ok_or_else(|| DbError::Decode(format!("stored provider `{}`", execution.provider)))?;
-    let model = models::find_or_create(
-        db,
-        &host.ids().new_id().to_string(),
-        &execution.provider,
-        &execution.model_name,
-        host.clock().now_ms(),
-    )
-    .await?;
+    let model = super::model_cache::model(host, &execution.provider, &execution.model_name).await?;
 
     let outcome = match provider.check_configured(host.config()) {
         Err(e) => Err(providers::Failure {

@@ -4,7 +4,7 @@
 
 use serde_json::Value as Json;
 
-use crate::ports::{Db, DbError, Row, Value};
+use crate::ports::{Db, DbError, Dialect, Row, Value};
 
 #[derive(Debug, Clone)]
 pub struct NewExecution {
@@ -39,65 +39,77 @@ pub struct NewExecution {
     pub template: Option<String>,
 }
 
+const INSERT_EXECUTION: &str = "INSERT INTO executions (id, prompt_id, prompt_version_id, prompt_name, version, \
+    model_id, provider, model_name, mode, status, prompt_kind, rendered_prompt, correlation_id, idempotency_key, \
+    request_hash, attempts, max_attempts, lease_owner, lease_expires_at, next_attempt_at, timeout_ms, trace_id, span_id, \
+    created_at, started_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
+    $24, $25, $24) \
+    ON CONFLICT (idempotency_key) DO NOTHING";
+
 /// Inserts the execution with its inputs. Returns `false`, writing nothing,
 /// when another execution already holds the idempotency key.
+///
+/// On PostgreSQL both rows go in one statement (one round trip on the hot
+/// path); SQLite, local and without writable CTEs, uses a transaction.
 pub async fn insert<D: Db>(db: &D, e: &NewExecution) -> Result<bool, DbError> {
-    crate::store::transaction(db, async || {
-        let inserted = db
-            .execute(
-                "INSERT INTO executions (id, prompt_id, prompt_version_id, prompt_name, version, model_id, provider, \
-                 model_name, mode, status, prompt_kind, rendered_prompt, correlation_id, idempotency_key, request_hash, \
-                 attempts, max_attempts, lease_owner, lease_expires_at, next_attempt_at, timeout_ms, trace_id, span_id, \
-                 created_at, started_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-                 $22, $23, $24, $25, $24) \
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-                &[
-                    (&e.id).into(),
-                    e.prompt_id.clone().into(),
-                    e.prompt_version_id.clone().into(),
-                    e.prompt_name.clone().into(),
-                    e.version.into(),
-                    (&e.model_id).into(),
-                    (&e.provider).into(),
-                    (&e.model_name).into(),
-                    e.mode.into(),
-                    e.status.into(),
-                    e.prompt_kind.into(),
-                    (&e.rendered_prompt).into(),
-                    e.correlation_id.clone().into(),
-                    e.idempotency_key.clone().into(),
-                    (&e.request_hash).into(),
-                    e.attempts.into(),
-                    e.max_attempts.into(),
-                    e.lease_owner.clone().into(),
-                    e.lease_expires_at.into(),
-                    e.next_attempt_at.into(),
-                    e.timeout_ms.into(),
-                    (&e.trace_id).into(),
-                    (&e.span_id).into(),
-                    e.created_at.into(),
-                    (e.status == "running").then_some(e.created_at).into(),
-                ],
-            )
-            .await?;
-        if inserted == 0 {
-            return Ok(false);
+    let execution: Vec<Value> = vec![
+        (&e.id).into(),
+        e.prompt_id.clone().into(),
+        e.prompt_version_id.clone().into(),
+        e.prompt_name.clone().into(),
+        e.version.into(),
+        (&e.model_id).into(),
+        (&e.provider).into(),
+        (&e.model_name).into(),
+        e.mode.into(),
+        e.status.into(),
+        e.prompt_kind.into(),
+        (&e.rendered_prompt).into(),
+        e.correlation_id.clone().into(),
+        e.idempotency_key.clone().into(),
+        (&e.request_hash).into(),
+        e.attempts.into(),
+        e.max_attempts.into(),
+        e.lease_owner.clone().into(),
+        e.lease_expires_at.into(),
+        e.next_attempt_at.into(),
+        e.timeout_ms.into(),
+        (&e.trace_id).into(),
+        (&e.span_id).into(),
+        e.created_at.into(),
+        (e.status == "running").then_some(e.created_at).into(),
+    ];
+    let inputs: Vec<Value> =
+        vec![(&e.variables).into(), (&e.model_config).into(), (&e.params).into(), e.template.clone().into()];
+    match db.dialect() {
+        Dialect::Postgres => {
+            let sql = format!(
+                "WITH e AS ({INSERT_EXECUTION} RETURNING id) \
+                 INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) \
+                 SELECT id, $26::jsonb, $27::jsonb, $28::jsonb, $29::text FROM e"
+            );
+            let params: Vec<Value> = execution.into_iter().chain(inputs).collect();
+            Ok(db.execute(&sql, &params).await? == 1)
         }
-        db.execute(
-            "INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) VALUES ($1, $2, $3, $4, $5)",
-            &[
-                (&e.id).into(),
-                (&e.variables).into(),
-                (&e.model_config).into(),
-                (&e.params).into(),
-                e.template.clone().into(),
-            ],
-        )
-        .await?;
-        Ok(true)
-    })
-    .await
+        Dialect::Sqlite => {
+            crate::store::transaction(db, async || {
+                if db.execute(INSERT_EXECUTION, &execution).await? == 0 {
+                    return Ok(false);
+                }
+                let mut params = vec![(&e.id).into()];
+                params.extend(inputs.iter().cloned());
+                db.execute(
+                    "INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &params,
+                )
+                .await?;
+                Ok(true)
+            })
+            .await
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -289,9 +301,24 @@ pub struct ExecutionSpan {
     pub attributes: Json,
 }
 
+const UPDATE_FINISHED: &str = "UPDATE executions SET status = $3, response_text = $4, prompt_tokens = $5, \
+    response_tokens = $6, cost_nanos = $7, error_type = $8, error_message = $9, provider_status = $10, \
+    next_attempt_at = $11, provider_latency_ms = $12, total_latency_ms = $13, completed_at = $14, lease_owner = NULL, \
+    lease_expires_at = NULL, updated_at = $15 \
+    WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+
+const UPSERT_SPAN_COLUMNS: &str = "INSERT INTO spans (trace_id, span_id, parent_span_id, name, span_type, \
+    service_name, status, started_at_us, ended_at_us, execution_id, model, prompt_tokens, completion_tokens, attributes, \
+    created_at)";
+
+const UPSERT_SPAN_CONFLICT: &str = "ON CONFLICT (trace_id, span_id) DO UPDATE SET status = excluded.status, \
+    ended_at_us = excluded.ended_at_us, prompt_tokens = excluded.prompt_tokens, \
+    completion_tokens = excluded.completion_tokens, attributes = excluded.attributes";
+
 /// Records the end of an attempt, only if `owner` still holds the lease
 /// (a run whose lease expired and was taken over cannot overwrite the new
-/// owner's result). Returns whether the record was written.
+/// owner's result), with the execution's span when the run is over.
+/// Returns whether the record was written. One round trip on PostgreSQL.
 pub async fn finish<D: Db>(
     db: &D,
     id: &str,
@@ -301,18 +328,8 @@ pub async fn finish<D: Db>(
     timing: &Timing,
     span: &ExecutionSpan,
 ) -> Result<bool, DbError> {
-    crate::store::transaction(db, async || {
-        let (
-            status,
-            response_text,
-            prompt_tokens,
-            response_tokens,
-            cost,
-            error_type,
-            error_message,
-            provider_status,
-            next,
-        ) = match finish {
+    let (status, response_text, prompt_tokens, response_tokens, cost, error_type, error_message, provider_status, next) =
+        match finish {
             Finish::Succeeded { response_text, prompt_tokens, response_tokens, cost_nanos } => (
                 "succeeded",
                 Value::from(response_text.as_str()),
@@ -347,78 +364,70 @@ pub async fn finish<D: Db>(
                 Value::from(*next_attempt_at),
             ),
         };
-        let terminal = status != "queued";
-        let updated = db
-            .execute(
-                "UPDATE executions SET status = $3, response_text = $4, prompt_tokens = $5, response_tokens = $6, \
-                 cost_nanos = $7, error_type = $8, error_message = $9, provider_status = $10, next_attempt_at = $11, \
-                 provider_latency_ms = $12, total_latency_ms = $13, completed_at = $14, lease_owner = NULL, \
-                 lease_expires_at = NULL, updated_at = $15 \
-                 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-                &[
-                    id.into(),
-                    owner.into(),
-                    status.into(),
-                    response_text,
-                    prompt_tokens.clone(),
-                    response_tokens.clone(),
-                    cost,
-                    error_type,
-                    error_message,
-                    provider_status,
-                    next,
-                    timing.provider_latency_ms.into(),
-                    timing.total_latency_ms.into(),
-                    terminal.then_some(now_ms).into(),
-                    now_ms.into(),
-                ],
-            )
-            .await?;
-        if updated == 0 {
-            return Ok(false);
-        }
-        if terminal {
-            upsert_span(db, id, status, span, prompt_tokens, response_tokens, now_ms).await?;
-        }
-        Ok(true)
-    })
-    .await
-}
-
-async fn upsert_span<D: Db>(
-    db: &D,
-    execution_id: &str,
-    status: &str,
-    span: &ExecutionSpan,
-    prompt_tokens: Value,
-    completion_tokens: Value,
-    now_ms: i64,
-) -> Result<(), DbError> {
+    let terminal = status != "queued";
+    let update: Vec<Value> = vec![
+        id.into(),
+        owner.into(),
+        status.into(),
+        response_text,
+        prompt_tokens.clone(),
+        response_tokens.clone(),
+        cost,
+        error_type,
+        error_message,
+        provider_status,
+        next,
+        timing.provider_latency_ms.into(),
+        timing.total_latency_ms.into(),
+        terminal.then_some(now_ms).into(),
+        now_ms.into(),
+    ];
     let span_status = if status == "succeeded" { "ok" } else { "error" };
-    db.execute(
-        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, span_type, service_name, status, started_at_us, \
-         ended_at_us, execution_id, model, prompt_tokens, completion_tokens, attributes, created_at) \
-         VALUES ($1, $2, $3, 'promptledger.execution', 'llm', 'promptledger', $4, $5, $6, $11, $12, $7, $8, $9, $10) \
-         ON CONFLICT (trace_id, span_id) DO UPDATE SET status = excluded.status, ended_at_us = excluded.ended_at_us, \
-         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
-         attributes = excluded.attributes",
-        &[
-            (&span.trace_id).into(),
-            (&span.span_id).into(),
-            span.parent_span_id.clone().into(),
-            span_status.into(),
-            span.started_at_us.into(),
-            span.ended_at_us.into(),
-            prompt_tokens,
-            completion_tokens,
-            (&span.attributes).into(),
-            now_ms.into(),
-            execution_id.into(),
-            (&span.model).into(),
-        ],
-    )
-    .await
-    .map(drop)
+    let span_values: Vec<Value> = vec![
+        (&span.trace_id).into(),
+        (&span.span_id).into(),
+        span.parent_span_id.clone().into(),
+        span_status.into(),
+        span.started_at_us.into(),
+        span.ended_at_us.into(),
+        id.into(),
+        (&span.model).into(),
+        prompt_tokens,
+        response_tokens,
+        (&span.attributes).into(),
+        now_ms.into(),
+    ];
+    match db.dialect() {
+        Dialect::Postgres => {
+            let sql = format!(
+                "WITH u AS ({UPDATE_FINISHED} RETURNING id), \
+                 s AS ({UPSERT_SPAN_COLUMNS} SELECT $16::text, $17::text, $18::text, 'promptledger.execution', 'llm', \
+                 'promptledger', $19::text, $20::bigint, $21::bigint, $22::text, $23::text, $24::bigint, $25::bigint, \
+                 $26::jsonb, $27::bigint FROM u WHERE $28::boolean {UPSERT_SPAN_CONFLICT} RETURNING 1) \
+                 SELECT CAST(COUNT(*) AS BIGINT) AS updated FROM u"
+            );
+            let params: Vec<Value> =
+                update.into_iter().chain(span_values).chain(std::iter::once(Value::Bool(terminal))).collect();
+            let rows = db.query(&sql, &params).await?;
+            Ok(rows.first().map(|r| r.i64("updated")).transpose()?.unwrap_or(0) == 1)
+        }
+        Dialect::Sqlite => {
+            crate::store::transaction(db, async || {
+                if db.execute(UPDATE_FINISHED, &update).await? == 0 {
+                    return Ok(false);
+                }
+                if terminal {
+                    let sql = format!(
+                        "{UPSERT_SPAN_COLUMNS} VALUES ($1, $2, $3, 'promptledger.execution', 'llm', 'promptledger', \
+                         $4, $5, $6, $7, $8, $9, $10, $11, $12) {UPSERT_SPAN_CONFLICT}"
+                    );
+                    db.execute(&sql, &span_values).await?;
+                }
+                Ok(true)
+            })
+            .await
+        }
+    }
 }
 
 /// Cancels a queued execution. Returns the rows changed (0: not queued or unknown).
