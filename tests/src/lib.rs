@@ -27,6 +27,11 @@ macro_rules! all_scenarios {
             // executions
 
             // lineage and analytics
+            lineage::prela_and_otlp_round_trip_to_the_same_tree,
+            lineage::children_may_arrive_before_their_parents,
+            lineage::resending_a_span_updates_it,
+            lineage::malformed_batches_report_bad_spans_by_index,
+            lineage::traces_list_with_filters_and_pagination,
 
         }
     };

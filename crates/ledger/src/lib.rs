@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod lineage;
 pub mod migrations;
 pub mod ports;
 pub mod store;

@@ -3,6 +3,7 @@
 //! They share a database under Spin, so each uses its own names.
 
 pub mod foundation;
+pub mod lineage;
 
 /// A name no other scenario run will use.
 pub fn unique(prefix: &str) -> String {

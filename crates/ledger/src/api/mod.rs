@@ -19,9 +19,9 @@ mod health;
 mod internal;
 mod models;
 mod prompts;
-mod traces;
 pub mod request;
 pub mod response;
+mod traces;
 
 use request::{ApiRequest, MAX_BODY_BYTES};
 use response::Response;

@@ -2,6 +2,8 @@
 //! these functions and never build SQL themselves.
 
 pub mod api_keys;
+pub mod spans;
+pub mod traces;
 
 use crate::ports::{Db, DbError, Dialect};
 
