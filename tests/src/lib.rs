@@ -32,6 +32,7 @@ macro_rules! all_scenarios {
             lineage::resending_a_span_updates_it,
             lineage::malformed_batches_report_bad_spans_by_index,
             lineage::traces_list_with_filters_and_pagination,
+            analytics::analytics_answer_empty_ranges_and_check_parameters,
 
         }
     };

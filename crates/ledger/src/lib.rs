@@ -4,6 +4,7 @@
 //! tests and the CLI) supplies the [`ports`]; [`api::handle`] turns one HTTP
 //! request into one response.
 
+pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod lineage;
 pub mod migrations;
 pub mod ports;
+pub mod retention;
 pub mod store;
 
 pub use api::handle;

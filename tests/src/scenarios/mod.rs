@@ -2,6 +2,7 @@
 //! through the HTTP API only, so it runs the same in-process and under Spin.
 //! They share a database under Spin, so each uses its own names.
 
+pub mod analytics;
 pub mod foundation;
 pub mod lineage;
 

@@ -86,7 +86,10 @@ pub fn parse_body(body: &Json) -> Result<Batch, ApiError> {
             (list, trace_fields(obj)?, atomic)
         }
         _ => {
-            return Err(ApiError::invalid("spans", "the body must be a trace, {\"spans\": [...]} or an array of spans"));
+            return Err(ApiError::invalid(
+                "spans",
+                "the body must be a trace, {\"spans\": [...]} or an array of spans",
+            ));
         }
     };
     if list.len() > MAX_BATCH_SPANS {

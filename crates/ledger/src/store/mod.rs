@@ -2,6 +2,8 @@
 //! these functions and never build SQL themselves.
 
 pub mod api_keys;
+pub mod retention;
+pub mod rollups;
 pub mod spans;
 pub mod traces;
 
