@@ -227,14 +227,17 @@ pub async fn children_may_arrive_before_their_parents(app: &TestApp) {
 }
 
 pub async fn resending_a_span_updates_it(app: &TestApp) {
-    let trace = super::unique("trace");
+    // Free-form ids may hold characters that need escaping in the path.
+    let trace = format!("{} run/1", super::unique("trace"));
+    let path = format!("/v1/traces/{}", trace.replace(' ', "%20").replace('/', "%2F"));
     let first = json!({ "trace_id": trace, "spans": [{
         "span_id": "s1", "name": "generate", "started_at": BASE_MS, "status": "pending",
         "input": { "question": "why?" }, "attributes": { "attempt": 1 }
     }]});
     let r = app.post("/v1/traces", first).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = app.get(&format!("/v1/traces/{trace}")).await;
+    let r = app.get(&path).await;
+    assert_eq!(r.json["trace_id"], trace.as_str());
     assert_eq!((r.json["status"].as_str(), r.json["spans"][0]["ended_at"].is_null()), (Some("unset"), true));
 
     // The same span again (twice in one batch, even): still one span, now finished.
@@ -244,7 +247,7 @@ pub async fn resending_a_span_updates_it(app: &TestApp) {
     };
     let r = app.post("/v1/traces", json!({ "trace_id": trace, "spans": [update("error"), update("success")] })).await;
     assert_eq!((r.status, r.json["accepted"].as_u64()), (200, Some(2)), "{}", r.text());
-    let r = app.get(&format!("/v1/traces/{trace}")).await;
+    let r = app.get(&path).await;
     assert_eq!(r.json["span_count"], 1);
     let s = &r.json["spans"][0];
     assert_eq!((s["status"].as_str(), s["duration_ms"].as_f64()), (Some("ok"), Some(250.0)));

@@ -3,6 +3,7 @@
 
 use super::request::ApiRequest;
 use super::response::{self, Response};
+use super::traces::decode_segment;
 use crate::analytics::query::{self, Bucket, OPEN_END_MS, Window};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
@@ -48,41 +49,10 @@ async fn prompt<H: Host>(host: &H, req: &ApiRequest, raw_name: &str) -> ApiResul
         None => Bucket::Day,
         Some(raw) => Bucket::parse(raw).ok_or_else(|| ApiError::invalid("bucket", "must be hour or day"))?,
     };
-    let name = percent_decode(raw_name).ok_or_else(|| ApiError::bad_request("the prompt name is not valid UTF-8"))?;
+    let name = decode_segment(raw_name)?;
     let id = rollups::prompt_id_by_name(host.db(), &name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no prompt named `{name}`")))?;
     let body = query::prompt(host.db(), &id, &name, window, bucket).await?;
     Ok(response::ok(&body))
-}
-
-/// Decodes `%XX` escapes in a path segment.
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn path_segments_are_percent_decoded() {
-        assert_eq!(super::percent_decode("support%20bot%2Fv2").as_deref(), Some("support bot/v2"));
-        assert_eq!(super::percent_decode("100%").as_deref(), Some("100%"));
-        assert_eq!(super::percent_decode("%FF"), None);
-    }
 }

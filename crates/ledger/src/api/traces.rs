@@ -28,7 +28,9 @@ pub async fn route<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &
             POST => { who.require(Scope::Write)?; ingest(host, req).await },
         }),
         ["spans"] => by_method!(req, { POST => { who.require(Scope::Write)?; ingest(host, req).await } }),
-        ["traces", trace_id] => by_method!(req, { GET => { who.require(Scope::Read)?; get(host, trace_id).await } }),
+        ["traces", trace_id] => {
+            by_method!(req, { GET => { who.require(Scope::Read)?; get(host, &decode_segment(trace_id)?).await } })
+        }
         _ => Err(ApiError::not_found(format!("no route for {}", req.path))),
     }
 }
@@ -80,6 +82,32 @@ async fn ingest<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
             })))
         }
     }
+}
+
+/// Decodes `%XX` escapes in a path segment.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A path segment with its escapes decoded (ids and names may hold any character).
+pub(super) fn decode_segment(raw: &str) -> ApiResult<String> {
+    percent_decode(raw).ok_or_else(|| ApiError::bad_request("the path is not valid UTF-8 once decoded"))
 }
 
 fn trace_summary(t: &TraceRow) -> Json {
@@ -178,4 +206,14 @@ async fn list<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
     };
     let data: Vec<Json> = rows.iter().map(trace_summary).collect();
     Ok(response::ok(&json!({ "data": data, "next_cursor": next_cursor })))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_are_percent_decoded() {
+        assert_eq!(super::percent_decode("support%20bot%2Fv2").as_deref(), Some("support bot/v2"));
+        assert_eq!(super::percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(super::percent_decode("%FF"), None);
+    }
 }

@@ -181,30 +181,44 @@ pub async fn write<D: Db>(
     trace: &TraceFields,
     now_ms: i64,
 ) -> Result<Vec<String>, DbError> {
+    if spans.is_empty() {
+        return Ok(Vec::new());
+    }
+    store::transaction(db, async || write_in_transaction(db, spans, trace, now_ms).await).await
+}
+
+/// [`write`] for callers already inside a transaction (an execution
+/// recording its own span together with its result, say).
+pub async fn write_in_transaction<D: Db>(
+    db: &D,
+    spans: &[SpanRecord],
+    trace: &TraceFields,
+    now_ms: i64,
+) -> Result<Vec<String>, DbError> {
     let trace_ids: Vec<String> =
         spans.iter().map(|s| s.trace_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    if trace_ids.is_empty() {
-        return Ok(trace_ids);
-    }
-    // Spans in trace order, so concurrent batches also lock span rows in one order.
-    let mut ordered: Vec<&SpanRecord> = spans.iter().collect();
+    // Spans in key order, so concurrent batches also lock span rows in one order.
+    let mut ordered: Vec<SpanRecord> = spans.to_vec();
     ordered.sort_by(|a, b| (&a.trace_id, &a.span_id).cmp(&(&b.trace_id, &b.span_id)));
-    let ordered: Vec<SpanRecord> = ordered.into_iter().cloned().collect();
-    store::transaction(db, async || {
-        store::traces::lock(db, &trace_ids, now_ms).await?;
-        store::spans::upsert(db, &ordered, now_ms).await?;
-        let states = store::traces::states(db, &trace_ids).await?;
-        let rows: Vec<TraceRow> = states
-            .into_iter()
-            .map(|(stored, summary)| {
-                let explicit = (trace.trace_id.as_deref() == Some(stored.trace_id.as_str())).then_some(trace);
-                summarize(stored, &summary, explicit, now_ms)
-            })
-            .collect();
-        store::traces::upsert(db, &rows).await?;
-        Ok(trace_ids.clone())
-    })
-    .await
+    ordered.dedup_by(|later, earlier| {
+        let same = later.trace_id == earlier.trace_id && later.span_id == earlier.span_id;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    store::traces::lock(db, &trace_ids, now_ms).await?;
+    store::spans::upsert(db, &ordered, now_ms).await?;
+    let states = store::traces::states(db, &trace_ids).await?;
+    let rows: Vec<TraceRow> = states
+        .into_iter()
+        .map(|(stored, summary)| {
+            let explicit = (trace.trace_id.as_deref() == Some(stored.trace_id.as_str())).then_some(trace);
+            summarize(stored, &summary, explicit, now_ms)
+        })
+        .collect();
+    store::traces::upsert(db, &rows).await?;
+    Ok(trace_ids)
 }
 
 /// A trace's summary from its spans, the explicit fields of this request and

@@ -134,7 +134,7 @@ fn parse_numeric_string_us(s: &str) -> Option<i64> {
 pub fn parse_query_ms(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Ok(ms) = s.parse::<i64>() {
-        return (ms >= 0 && ms < MAX_US / 1000).then_some(ms);
+        return (0..MAX_US / 1000).contains(&ms).then_some(ms);
     }
     parse_rfc3339_us(s).map(|us| us.div_euclid(1000))
 }
