@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures::join;
 use ledger::analytics::histogram::Histogram;
-use ledger::analytics::rollup::{self, HOUR_MS, floor_hour};
+use ledger::analytics::rollup::{self, HOUR_MS, floor_day, floor_hour};
 use ledger::lineage::time::format_ms;
 use ledger::ports::Db;
 use ledger::retention;
@@ -277,6 +277,92 @@ async fn live_and_rolled_up_answers_agree(backend: Backend) {
     app.finish().await;
 }
 
+async fn day_totals_serve_long_ranges(backend: Backend) {
+    let app = TestApp::in_process(backend).await;
+    let db = app.db.native();
+    let a = seed::prompt(&db, &unique("translate"), 2).await;
+    let b = seed::prompt(&db, &unique("extract"), 1).await;
+    // 600 runs over 77 hours, from the evening before H0 to the morning two days after.
+    let first = H0 - 20 * HOUR_MS;
+    let rows: Vec<Execution> = workload(&a, &b)
+        .into_iter()
+        .chain(workload(&a, &b).into_iter().take(200))
+        .enumerate()
+        .map(|(i, mut x)| {
+            x.id = uuid::Uuid::now_v7().to_string();
+            x.created_at = first + i as i64 * (77 * HOUR_MS / 600) + i as i64 % 5;
+            x.completed_at = x.completed_at.map(|_| x.created_at + x.latency_ms.unwrap_or(3));
+            x
+        })
+        .collect();
+    seed::executions(&db, &rows).await;
+    let end = first + 77 * HOUR_MS;
+    let window = (H0 + 7 * HOUR_MS + 123, H0 + DAY_MS + 30 * HOUR_MS);
+    let paths = [
+        "/v1/analytics/summary".to_owned(),
+        format!("/v1/analytics/summary?since={}&until={}", window.0, window.1),
+        format!("/v1/analytics/prompts/{}?bucket=day", a.name),
+        format!("/v1/analytics/prompts/{}?bucket=hour&since={}", a.name, window.0),
+    ];
+    let of_a = |x: &&Execution| x.prompt.as_ref().is_some_and(|p| p.0 == a.id);
+    let mut answers = Vec::new();
+    for pass in ["live", "rolled up"] {
+        if pass == "rolled up" {
+            let host = host(&app, 0);
+            let mut hours = 0;
+            loop {
+                let report = rollup::fold(&host, end + HOUR_MS).await.unwrap();
+                if report.hours_recomputed == 0 {
+                    break;
+                }
+                hours += report.hours_recomputed;
+            }
+            assert_eq!(hours, 77, "a long backlog is folded over several bounded passes");
+            let day_rows = count(
+                &db,
+                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM analytics_rollups WHERE bucket_start % 3600000 = 1",
+            )
+            .await;
+            assert!(day_rows > 0);
+        }
+        let mut bodies = Vec::new();
+        for path in &paths {
+            let r = app.get(path).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.text());
+            bodies.push(r.json);
+        }
+        check(&bodies[0], &expected(&rows), &format!("{pass} summary"));
+        check(
+            &bodies[1],
+            &expected(rows.iter().filter(|x| x.created_at >= window.0 && x.created_at < window.1)),
+            &format!("{pass} window"),
+        );
+        let days = bodies[2]["series"].as_array().unwrap();
+        assert_eq!(days.len(), 4);
+        for (d, point) in days.iter().enumerate() {
+            let start = floor_day(first) + d as i64 * DAY_MS;
+            assert_eq!(point["bucket_start"], format_ms(start), "{pass}");
+            check(
+                point,
+                &expected(rows.iter().filter(of_a).filter(|x| x.created_at >= start && x.created_at < start + DAY_MS)),
+                &format!("{pass} day {d}"),
+            );
+        }
+        let hours = bodies[3]["series"].as_array().unwrap();
+        assert_eq!(hours.len() as i64, (end - floor_hour(window.0)) / HOUR_MS);
+        check(
+            &hours[3],
+            &expected(rows.iter().filter(of_a).filter(|x| {
+                x.created_at >= floor_hour(window.0) + 3 * HOUR_MS && x.created_at < floor_hour(window.0) + 4 * HOUR_MS
+            })),
+            &format!("{pass} hour"),
+        );
+        answers.push(bodies.into_iter().map(without_freshness).collect::<Vec<_>>());
+    }
+    assert_eq!(answers[0], answers[1], "day totals, hour rows and live reads agree");
+    app.finish().await;
+}
+
 /// Rollup rows as comparable text (without `updated_at`).
 async fn rollup_snapshot<D: Db>(db: &D) -> Vec<String> {
     let rows = db
@@ -422,6 +508,7 @@ macro_rules! both_backends {
 
 both_backends!(
     live_and_rolled_up_answers_agree,
+    day_totals_serve_long_ranges,
     folds_are_idempotent_even_when_run_concurrently,
     retention_deletes_only_old_rows_and_keeps_rollups,
 );

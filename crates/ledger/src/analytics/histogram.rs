@@ -86,6 +86,34 @@ impl Histogram {
         Json::Array(self.counts.iter().map(|c| Json::from(*c)).collect())
     }
 
+    /// Parses the stored text form. Plain `[n, n, ...]` arrays take a fast
+    /// path (summaries read thousands of these); anything else goes through
+    /// the JSON parser.
+    pub fn parse(text: &str) -> Result<Histogram, String> {
+        let fast = || -> Option<Histogram> {
+            let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+            let mut h = Histogram::default();
+            if inner.is_empty() {
+                return Some(h);
+            }
+            for (bucket, item) in inner.split(',').enumerate() {
+                let item = item.trim();
+                if bucket >= BUCKETS || item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                h.add(bucket, item.parse().ok()?);
+            }
+            Some(h)
+        };
+        match fast() {
+            Some(h) => Ok(h),
+            None => {
+                let value: Json = serde_json::from_str(text).map_err(|e| format!("latency histogram: {e}"))?;
+                Histogram::from_json(&value)
+            }
+        }
+    }
+
     pub fn from_json(v: &Json) -> Result<Histogram, String> {
         let items = v.as_array().ok_or("latency histogram: expected an array")?;
         if items.len() > BUCKETS {
@@ -168,6 +196,21 @@ mod tests {
 
     #[test]
     fn stored_histograms_are_checked() {
+        let mut h = Histogram::default();
+        [3, 3, 70, 5000].iter().for_each(|ms| h.record(*ms));
+        assert_eq!(Histogram::parse(&h.to_json().to_string()), Ok(h.clone()));
+        assert_eq!(
+            Histogram::parse(" [ 0, 0 ,2 ] "),
+            Ok({
+                let mut x = Histogram::default();
+                x.add(2, 2);
+                x
+            })
+        );
+        assert_eq!(Histogram::parse("[]"), Ok(Histogram::default()));
+        assert!(Histogram::parse("[1, -1]").is_err());
+        assert!(Histogram::parse("[1.5]").is_err());
+        assert!(Histogram::parse("nope").is_err());
         assert!(Histogram::from_json(&serde_json::json!({})).is_err());
         assert!(Histogram::from_json(&serde_json::json!([1, -2])).is_err());
         assert!(Histogram::from_json(&serde_json::json!(vec![0; BUCKETS + 1])).is_err());

@@ -1,6 +1,7 @@
-//! Reading analytics: rollups for the hours the fold has covered, live
-//! aggregates of raw executions for everything else (the current hour,
-//! anything after the watermark, and partial hours at the range's edges).
+//! Reading analytics: rollups for the hours the fold has covered (day
+//! totals for whole days when hours are not needed), live aggregates of raw
+//! executions for everything else (the current hour, anything after the
+//! watermark, and partial hours at the range's edges).
 //! Both are the same aggregation, so the answer does not depend on whether
 //! the beat has run.
 
@@ -8,11 +9,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
-use super::rollup::{HOUR_MS, ceil_hour, floor_hour};
+use super::rollup::{HOUR_MS, ceil_day, ceil_hour, floor_day, floor_hour};
 use super::stats::{Stats, labelled};
 use crate::lineage::time::format_ms;
 use crate::ports::{Db, DbError};
-use crate::store::rollups::{self, RollupRow};
+use crate::store::rollups::{self, Grain, RollupRow};
 
 /// A half-open range of `created_at` instants (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,29 +58,61 @@ impl Bucket {
     }
 }
 
+/// How finely a reader needs its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Totals only: day rows where whole days are covered, live rows not split by hour.
+    Totals,
+    /// Every row dated to its hour.
+    Hours,
+    /// Every row dated within its day.
+    Days,
+}
+
 /// Rows covering `window`, and the instant before which rollups were used.
 pub async fn collect<D: Db>(
     db: &D,
     window: Window,
     prompt_id: Option<&str>,
-    by_hour: bool,
+    detail: Detail,
 ) -> Result<(Vec<RollupRow>, Option<i64>), DbError> {
+    let live_by_hour = detail != Detail::Totals;
     let rolled_until = rollups::watermark(db).await?.map(floor_hour);
     let from_hour = ceil_hour(window.since_ms);
     let to_hour = floor_hour(window.until_ms).min(rolled_until.unwrap_or(i64::MIN));
-    let mut rows = Vec::new();
-    if to_hour > from_hour {
-        rows.extend(rollups::read(db, from_hour, to_hour, prompt_id).await?);
-        for (from, to) in [(window.since_ms, from_hour), (to_hour, window.until_ms)] {
-            if from < to {
-                rows.extend(rollups::aggregate_executions(db, from, to, prompt_id, by_hour).await?);
-            }
-        }
-        Ok((rows, Some(to_hour)))
-    } else {
-        rows.extend(rollups::aggregate_executions(db, window.since_ms, window.until_ms, prompt_id, by_hour).await?);
-        Ok((rows, None))
+    if to_hour <= from_hour {
+        let rows = rollups::aggregate_executions(db, window.since_ms, window.until_ms, prompt_id, live_by_hour).await?;
+        return Ok((rows, None));
     }
+    let mut rows = rolled_up(db, from_hour, to_hour, prompt_id, detail != Detail::Hours).await?;
+    for (from, to) in [(window.since_ms, from_hour), (to_hour, window.until_ms)] {
+        if from < to {
+            rows.extend(rollups::aggregate_executions(db, from, to, prompt_id, live_by_hour).await?);
+        }
+    }
+    Ok((rows, Some(to_hour)))
+}
+
+/// Rollups of the whole hours [from_hour, to_hour): whole days from day
+/// rows when allowed, the rest from hour rows.
+async fn rolled_up<D: Db>(
+    db: &D,
+    from_hour: i64,
+    to_hour: i64,
+    prompt_id: Option<&str>,
+    days: bool,
+) -> Result<Vec<RollupRow>, DbError> {
+    let (first_day, end_day) = (ceil_day(from_hour), floor_day(to_hour));
+    if !days || end_day <= first_day {
+        return rollups::read(db, Grain::Hour, from_hour, to_hour, prompt_id).await;
+    }
+    let mut rows = rollups::read(db, Grain::Day, first_day, end_day, prompt_id).await?;
+    for (from, to) in [(from_hour, first_day), (end_day, to_hour)] {
+        if from < to {
+            rows.extend(rollups::read(db, Grain::Hour, from, to, prompt_id).await?);
+        }
+    }
+    Ok(rows)
 }
 
 fn window_json(window: Window, out: &mut Json) {
@@ -106,7 +139,7 @@ fn by_model(rows: &[&RollupRow]) -> Vec<Json> {
 
 /// `GET /v1/analytics/summary`.
 pub async fn summary<D: Db>(db: &D, window: Window) -> Result<Json, DbError> {
-    let (rows, rolled_until) = collect(db, window, None, false).await?;
+    let (rows, rolled_until) = collect(db, window, None, Detail::Totals).await?;
     let refs: Vec<&RollupRow> = rows.iter().collect();
     let mut providers: BTreeMap<String, Stats> = BTreeMap::new();
     let mut prompts: BTreeMap<String, Stats> = BTreeMap::new();
@@ -140,7 +173,11 @@ pub async fn prompt<D: Db>(
     window: Window,
     bucket: Bucket,
 ) -> Result<Json, DbError> {
-    let (rows, rolled_until) = collect(db, window, Some(prompt_id), true).await?;
+    let detail = match bucket {
+        Bucket::Hour => Detail::Hours,
+        Bucket::Day => Detail::Days,
+    };
+    let (rows, rolled_until) = collect(db, window, Some(prompt_id), detail).await?;
     let version_key = |r: &RollupRow| (r.version, r.prompt_version_id.clone());
     let mut versions: BTreeMap<(Option<i64>, String), Vec<&RollupRow>> = BTreeMap::new();
     let mut series: BTreeMap<i64, Vec<&RollupRow>> = BTreeMap::new();

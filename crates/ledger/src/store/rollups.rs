@@ -39,10 +39,21 @@ pub struct RollupRow {
     pub latency: Histogram,
 }
 
-type GroupKey = (i64, String, String, Option<i64>, String, String, String, String);
+pub type GroupKey = (i64, String, String, Option<i64>, String, String, String, String);
 
 impl RollupRow {
-    fn key(&self) -> GroupKey {
+    /// Adds another row's counts, sums and histogram to this one.
+    pub fn absorb(&mut self, other: &RollupRow) {
+        self.executions += other.executions;
+        self.prompt_tokens += other.prompt_tokens;
+        self.response_tokens += other.response_tokens;
+        self.cost_nanos += other.cost_nanos;
+        self.latency_sum_ms += other.latency_sum_ms;
+        self.latency.merge(&other.latency);
+    }
+
+    /// The row's bucket and dimensions.
+    pub fn key(&self) -> GroupKey {
         (
             self.bucket_start,
             self.prompt_version_id.clone(),
@@ -123,70 +134,97 @@ pub async fn aggregate_executions<D: Db>(
     let mut groups: Vec<RollupRow> = Vec::new();
     let mut index: HashMap<GroupKey, usize> = HashMap::new();
     for r in db.query(&sql, &params).await? {
-        let part = RollupRow::dims_from_row(&r)?;
-        let bucket = r.i64("latency_bucket")?;
-        let at = *index.entry(part.key()).or_insert_with(|| {
-            groups.push(RollupRow {
-                executions: 0,
-                prompt_tokens: 0,
-                response_tokens: 0,
-                cost_nanos: 0,
-                latency_sum_ms: 0,
-                ..part.clone()
-            });
-            groups.len() - 1
-        });
-        let g = &mut groups[at];
-        g.executions += part.executions;
-        g.prompt_tokens += part.prompt_tokens;
-        g.response_tokens += part.response_tokens;
-        g.cost_nanos += part.cost_nanos;
-        g.latency_sum_ms += part.latency_sum_ms;
-        if let Ok(bucket) = usize::try_from(bucket) {
-            g.latency.add(bucket, part.executions);
+        let mut part = RollupRow::dims_from_row(&r)?;
+        if let Ok(bucket) = usize::try_from(r.i64("latency_bucket")?) {
+            part.latency.add(bucket, part.executions);
+        }
+        match index.get(&part.key()) {
+            Some(&at) => groups[at].absorb(&part),
+            None => {
+                index.insert(part.key(), groups.len());
+                groups.push(part);
+            }
         }
     }
     Ok(groups)
 }
 
-const ROLLUP_COLUMNS: &str = "bucket_start, prompt_version_id, prompt_id, version, provider, model_name, status, \
-    error_type, executions, prompt_tokens, response_tokens, cost_nanos, latency_sum_ms, latency_hist";
+const COLUMNS_BUT_HISTOGRAM: &str = "bucket_start, prompt_version_id, prompt_id, version, provider, model_name, status, \
+    error_type, executions, prompt_tokens, response_tokens, cost_nanos, latency_sum_ms";
 
-/// Rollup rows of the hours in [from_hour, to_hour), optionally of one prompt.
+/// Rollup rows come in two grains. Hour rows sit at the hour's start;
+/// day rows, the sums of a day's hour rows, sit one millisecond after the
+/// day's start, which no hour row can use. Long ranges read day rows, so a
+/// summary's cost grows with days rather than hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    Hour,
+    Day,
+}
+
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+const DAY_MARK: i64 = 1;
+
+impl Grain {
+    fn offset(self) -> i64 {
+        match self {
+            Grain::Hour => 0,
+            Grain::Day => DAY_MARK,
+        }
+    }
+}
+
+/// Rollup rows of one grain starting in [from_ms, to_ms), optionally of
+/// one prompt. `bucket_start` is the hour's or the day's start.
 pub async fn read<D: Db>(
     db: &D,
-    from_hour: i64,
-    to_hour: i64,
+    grain: Grain,
+    from_ms: i64,
+    to_ms: i64,
     prompt_id: Option<&str>,
 ) -> Result<Vec<RollupRow>, DbError> {
-    let mut params: Vec<Value> = vec![from_hour.into(), to_hour.into()];
+    let offset = grain.offset();
+    let mut params: Vec<Value> = vec![(from_ms + offset).into(), (to_ms + offset).into(), offset.into()];
     let prompt_filter = match prompt_id {
         Some(id) => {
             params.push(id.into());
-            " AND prompt_id = $3"
+            " AND prompt_id = $4"
         }
         None => "",
     };
+    // The histogram is read as text and parsed here, which is much cheaper
+    // than having the driver build a JSON value first.
     let sql = format!(
-        "SELECT {ROLLUP_COLUMNS} FROM analytics_rollups WHERE bucket_start >= $1 AND bucket_start < $2{prompt_filter}"
+        "SELECT {COLUMNS_BUT_HISTOGRAM}, CAST(latency_hist AS TEXT) AS latency_hist FROM analytics_rollups \
+         WHERE bucket_start >= $1 AND bucket_start < $2 AND bucket_start % {HOUR_MS} = $3{prompt_filter}"
     );
     db.query(&sql, &params)
         .await?
         .iter()
         .map(|r| {
             let mut row = RollupRow::dims_from_row(r)?;
-            row.latency = Histogram::from_json(&r.json("latency_hist")?).map_err(DbError::Decode)?;
+            row.bucket_start -= offset;
+            row.latency = Histogram::parse(&r.str("latency_hist")?).map_err(DbError::Decode)?;
             Ok(row)
         })
         .collect()
 }
 
-/// Replaces the rollup rows of one hour. Call inside a transaction, after [`lock`].
+/// Replaces the hour rows of one hour. Call inside a transaction, after [`lock`].
 pub async fn replace_hour<D: Db>(db: &D, hour: i64, rows: &[RollupRow], now_ms: i64) -> Result<(), DbError> {
-    db.execute("DELETE FROM analytics_rollups WHERE bucket_start = $1", &[hour.into()]).await?;
+    replace(db, hour, rows, now_ms).await
+}
+
+/// Replaces the day rows of one day. Call inside a transaction, after [`lock`].
+pub async fn replace_day<D: Db>(db: &D, day: i64, rows: &[RollupRow], now_ms: i64) -> Result<(), DbError> {
+    replace(db, day + DAY_MARK, rows, now_ms).await
+}
+
+async fn replace<D: Db>(db: &D, bucket_start: i64, rows: &[RollupRow], now_ms: i64) -> Result<(), DbError> {
+    db.execute("DELETE FROM analytics_rollups WHERE bucket_start = $1", &[bucket_start.into()]).await?;
     for chunk in rows.chunks(super::spans::CHUNK) {
         let sql = format!(
-            "INSERT INTO analytics_rollups ({ROLLUP_COLUMNS}, updated_at) VALUES {} \
+            "INSERT INTO analytics_rollups ({COLUMNS_BUT_HISTOGRAM}, latency_hist, updated_at) VALUES {} \
              ON CONFLICT (bucket_start, prompt_version_id, provider, model_name, status, error_type) DO UPDATE SET \
                 prompt_id = excluded.prompt_id, version = excluded.version, executions = excluded.executions, \
                 prompt_tokens = excluded.prompt_tokens, response_tokens = excluded.response_tokens, \
@@ -197,7 +235,7 @@ pub async fn replace_hour<D: Db>(db: &D, hour: i64, rows: &[RollupRow], now_ms: 
         let mut params = Vec::with_capacity(chunk.len() * 15);
         for r in chunk {
             params.extend([
-                hour.into(),
+                bucket_start.into(),
                 Value::from(&r.prompt_version_id),
                 Value::from(&r.prompt_id),
                 r.version.into(),

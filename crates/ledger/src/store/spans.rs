@@ -152,23 +152,30 @@ impl StoredSpan {
     }
 }
 
+const SELECT_WITH_EXECUTIONS: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.span_type, \
+        s.service_name, s.status, s.started_at_us, s.ended_at_us, s.execution_id, s.model, s.prompt_tokens, \
+        s.completion_tokens, s.input, s.output, s.attributes, s.events, s.created_at, \
+        e.id AS e_id, e.status AS e_status, e.prompt_id AS e_prompt_id, \
+        COALESCE(p.name, e.prompt_name) AS e_prompt_name, e.prompt_version_id AS e_prompt_version_id, \
+        COALESCE(v.version, e.version) AS e_version, e.provider AS e_provider, e.model_name AS e_model \
+    FROM spans s \
+    LEFT JOIN executions e ON e.id = s.execution_id \
+    LEFT JOIN prompt_versions v ON v.id = e.prompt_version_id \
+    LEFT JOIN prompts p ON p.id = e.prompt_id";
+
 /// A trace's spans by start time, at most `limit`, each joined to its
 /// execution and prompt version (one query for the whole trace).
 pub async fn for_trace<D: Db>(db: &D, trace_id: &str, limit: i64) -> Result<Vec<StoredSpan>, DbError> {
-    let sql = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.span_type, s.service_name, s.status, \
-            s.started_at_us, s.ended_at_us, s.execution_id, s.model, s.prompt_tokens, s.completion_tokens, \
-            s.input, s.output, s.attributes, s.events, s.created_at, \
-            e.id AS e_id, e.status AS e_status, e.prompt_id AS e_prompt_id, \
-            COALESCE(p.name, e.prompt_name) AS e_prompt_name, e.prompt_version_id AS e_prompt_version_id, \
-            COALESCE(v.version, e.version) AS e_version, e.provider AS e_provider, e.model_name AS e_model \
-        FROM spans s \
-        LEFT JOIN executions e ON e.id = s.execution_id \
-        LEFT JOIN prompt_versions v ON v.id = e.prompt_version_id \
-        LEFT JOIN prompts p ON p.id = e.prompt_id \
-        WHERE s.trace_id = $1 \
-        ORDER BY s.started_at_us, s.span_id \
-        LIMIT $2";
-    db.query(sql, &[trace_id.into(), limit.into()]).await?.iter().map(StoredSpan::from_row).collect()
+    let sql = format!("{SELECT_WITH_EXECUTIONS} WHERE s.trace_id = $1 ORDER BY s.started_at_us, s.span_id LIMIT $2");
+    db.query(&sql, &[trace_id.into(), limit.into()]).await?.iter().map(StoredSpan::from_row).collect()
+}
+
+/// The spans that record one execution (usually one), by start time.
+pub async fn for_execution<D: Db>(db: &D, execution_id: &str, limit: i64) -> Result<Vec<StoredSpan>, DbError> {
+    let sql = format!(
+        "{SELECT_WITH_EXECUTIONS} WHERE s.execution_id = $1 ORDER BY s.started_at_us, s.trace_id, s.span_id LIMIT $2"
+    );
+    db.query(&sql, &[execution_id.into(), limit.into()]).await?.iter().map(StoredSpan::from_row).collect()
 }
 
 #[cfg(test)]
