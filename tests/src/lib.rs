@@ -47,8 +47,15 @@ macro_rules! all_scenarios {
             executions::chat_messages_and_anthropic,
             executions::seed_smoke_request_and_mock_provider,
             executions::model_prices_are_admin_editable,
+            executions::an_execution_is_a_span_in_its_trace,
 
             // lineage and analytics
+            lineage::prela_and_otlp_round_trip_to_the_same_tree,
+            lineage::children_may_arrive_before_their_parents,
+            lineage::resending_a_span_updates_it,
+            lineage::malformed_batches_report_bad_spans_by_index,
+            lineage::traces_list_with_filters_and_pagination,
+            analytics::analytics_answer_empty_ranges_and_check_parameters,
 
         }
     };

@@ -4,15 +4,18 @@
 //! tests and the CLI) supplies the [`ports`]; [`api::handle`] turns one HTTP
 //! request into one response.
 
+pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod beat;
 pub mod config;
 pub mod error;
 pub mod executions;
+pub mod lineage;
 pub mod migrations;
 pub mod ports;
 pub mod registry;
+pub mod retention;
 pub mod store;
 
 pub use api::handle;

@@ -314,3 +314,21 @@ pub async fn model_prices_are_admin_editable(app: &TestApp) {
     assert_eq!(r.status, 200);
     assert_eq!(app.get(&format!("/v1/models/openai/{model}")).await.json["output_usd_per_mtok"], 2.0);
 }
+
+pub async fn an_execution_is_a_span_in_its_trace(app: &TestApp) {
+    let model = unique("echo");
+    let trace_id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
+    let r = app
+        .request(http::Method::POST, "/v1/executions:run")
+        .header("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&run_body(&model, "lineage please", json!({})))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let execution_id = r.json["execution_id"].as_str().unwrap().to_owned();
+    let trace = app.get(&format!("/v1/traces/{trace_id}")).await;
+    assert_eq!(trace.status, 200, "{}", trace.text());
+    assert!(trace.text().contains(&execution_id), "trace → span → execution: {}", trace.text());
+    let listed = app.get("/v1/traces?service=promptledger&limit=200").await;
+    assert!(listed.text().contains(&trace_id), "the execution's trace is listed: {}", listed.text());
+}

@@ -2,8 +2,10 @@
 //! through the HTTP API only, so it runs the same in-process and under Spin.
 //! They share a database under Spin, so each uses its own names.
 
+pub mod analytics;
 pub mod executions;
 pub mod foundation;
+pub mod lineage;
 pub mod prompts;
 
 /// A name no other scenario run will use.

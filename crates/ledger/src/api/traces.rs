@@ -1,12 +1,219 @@
-//! `/v1/traces` routes.
+//! `/v1/traces` and `/v1/spans`: span ingest (Prela-style JSON and OTLP/JSON)
+//! and trace queries.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value as Json, json};
 
 use super::request::ApiRequest;
-use super::response::Response;
-use crate::auth::Principal;
+use super::response::{self, Response};
+use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
+use crate::lineage::ingest::{self, Format};
+use crate::lineage::time::{format_us, parse_query_ms};
+use crate::lineage::tree;
 use crate::ports::Host;
+use crate::store::spans as span_store;
+use crate::store::traces::{self as trace_store, ListFilter, TraceRow};
+
+/// Most spans returned with one trace.
+const MAX_TRACE_SPANS: i64 = 10_000;
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
 
 pub async fn route<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &[&str]) -> ApiResult<Response> {
-    let _ = (host, who, segs);
-    Err(ApiError::not_found(format!("no route for {}", req.path)))
+    match segs {
+        ["traces"] => by_method!(req, {
+            GET => { who.require(Scope::Read)?; list(host, req).await },
+            POST => { who.require(Scope::Write)?; ingest(host, req).await },
+        }),
+        ["spans"] => by_method!(req, { POST => { who.require(Scope::Write)?; ingest(host, req).await } }),
+        ["traces", trace_id] => {
+            by_method!(req, { GET => { who.require(Scope::Read)?; get(host, &decode_segment(trace_id)?).await } })
+        }
+        _ => Err(ApiError::not_found(format!("no route for {}", req.path))),
+    }
+}
+
+/// Stores a batch. Invalid spans are reported by index and the rest stored,
+/// unless the client asked for all-or-nothing.
+async fn ingest<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
+    let body: Json = req.json()?;
+    let batch = ingest::parse_body(&body)?;
+    let atomic = batch.atomic || req.query_bool("atomic")?;
+    let refused = |message: String| {
+        let status = match batch.format {
+            // OTLP/HTTP: permanently invalid data is a 400.
+            Format::Otlp => http::StatusCode::BAD_REQUEST,
+            Format::Native => http::StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Err(ApiError::new(status, "validation_failed", message)
+            .with_details(json!({ "atomic": atomic, "rejected": batch.rejected })))
+    };
+    if !batch.rejected.is_empty() {
+        if atomic {
+            return refused(format!("{} invalid span(s); nothing was stored", batch.rejected.len()));
+        }
+        if batch.accepted == 0 {
+            return refused("no span in the batch is valid; nothing was stored".into());
+        }
+    }
+    let trace_ids = ingest::write(host.db(), &batch.spans, &batch.trace, host.clock().now_ms()).await?;
+    match batch.format {
+        Format::Otlp if batch.rejected.is_empty() => Ok(response::ok(&json!({}))),
+        Format::Otlp => {
+            let reasons: Vec<String> =
+                batch.rejected.iter().take(5).map(|r| format!("span {}: {}", r.index, r.reason)).collect();
+            Ok(response::ok(&json!({ "partialSuccess": {
+                // OTLP/JSON writes 64-bit integers as strings.
+                "rejectedSpans": batch.rejected.len().to_string(),
+                "errorMessage": reasons.join("; "),
+            }})))
+        }
+        Format::Native => {
+            let trace_id =
+                batch.trace.trace_id.clone().or_else(|| (trace_ids.len() == 1).then(|| trace_ids[0].clone()));
+            Ok(response::ok(&json!({
+                "status": "accepted",
+                "trace_id": trace_id,
+                "trace_ids": trace_ids,
+                "accepted": batch.accepted,
+                "rejected": batch.rejected,
+            })))
+        }
+    }
+}
+
+/// Decodes `%XX` escapes in a path segment.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A path segment with its escapes decoded (ids and names may hold any character).
+pub(super) fn decode_segment(raw: &str) -> ApiResult<String> {
+    percent_decode(raw).ok_or_else(|| ApiError::bad_request("the path is not valid UTF-8 once decoded"))
+}
+
+fn trace_summary(t: &TraceRow) -> Json {
+    json!({
+        "trace_id": t.trace_id,
+        "service_name": t.service_name,
+        "name": t.name,
+        "status": t.status,
+        "has_error": t.has_error,
+        "started_at": t.started_at_us.map(format_us),
+        "ended_at": t.ended_at_us.map(format_us),
+        "duration_ms": t.started_at_us.zip(t.ended_at_us).map(|(s, e)| (e - s) as f64 / 1000.0),
+        "span_count": t.span_count,
+    })
+}
+
+async fn get<H: Host>(host: &H, trace_id: &str) -> ApiResult<Response> {
+    let stored = trace_store::get(host.db(), trace_id).await?;
+    let spans = span_store::for_trace(host.db(), trace_id, MAX_TRACE_SPANS + 1).await?;
+    if spans.is_empty() && stored.is_none() {
+        return Err(ApiError::not_found(format!("no trace with id `{trace_id}`")));
+    }
+    let truncated = spans.len() as i64 > MAX_TRACE_SPANS;
+    let mut spans = spans;
+    spans.truncate(MAX_TRACE_SPANS as usize);
+    // Spans written without a summary row (or before it) still make a trace.
+    let summary = stored.unwrap_or_else(|| TraceRow {
+        trace_id: trace_id.to_owned(),
+        service_name: spans.iter().find_map(|s| s.span.service_name.clone()),
+        name: spans.iter().find(|s| s.span.parent_span_id.is_none()).map(|s| s.span.name.clone()),
+        status: None,
+        has_error: spans.iter().any(|s| s.span.status == "error"),
+        started_at_us: spans.iter().map(|s| s.span.started_at_us).min(),
+        ended_at_us: spans.iter().filter_map(|s| s.span.ended_at_us).max(),
+        span_count: spans.len() as i64,
+        created_at: 0,
+        updated_at: 0,
+    });
+    let (roots, orphans) = tree::build(spans);
+    let mut body = trace_summary(&summary);
+    body["orphan_count"] = json!(orphans);
+    body["truncated"] = json!(truncated);
+    body["spans"] = Json::Array(roots);
+    Ok(response::ok(&body))
+}
+
+fn instant_us(req: &ApiRequest, name: &str) -> ApiResult<Option<i64>> {
+    match req.query_param(name) {
+        None | Some("") => Ok(None),
+        Some(raw) => parse_query_ms(raw)
+            .map(|ms| Some(ms * 1000))
+            .ok_or_else(|| ApiError::invalid(name, "must be RFC 3339 or epoch milliseconds")),
+    }
+}
+
+fn encode_cursor(t: &TraceRow) -> Option<String> {
+    t.started_at_us.map(|s| URL_SAFE_NO_PAD.encode(format!("{s}:{}", t.trace_id)))
+}
+
+fn decode_cursor(raw: &str) -> ApiResult<(i64, String)> {
+    let invalid = || ApiError::invalid("cursor", "is not a cursor returned by this endpoint");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (started, id) = text.split_once(':').ok_or_else(invalid)?;
+    Ok((started.parse().map_err(|_| invalid())?, id.to_owned()))
+}
+
+async fn list<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
+    let limit = req.query_parsed::<i64>("limit")?.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("must be 1 to {MAX_PAGE}")));
+    }
+    let status = match req.query_param("status").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            crate::lineage::span::normalize_status(raw)
+                .ok_or_else(|| ApiError::invalid("status", "must be unset, ok or error"))?
+                .to_owned(),
+        ),
+    };
+    let filter = ListFilter {
+        service: req.query_param("service").filter(|s| !s.is_empty()).map(str::to_owned),
+        status,
+        has_error: req.query_parsed::<bool>("has_error")?,
+        since_us: instant_us(req, "since")?,
+        until_us: instant_us(req, "until")?,
+        before: req.query_param("cursor").filter(|c| !c.is_empty()).map(decode_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let mut rows = trace_store::list(host.db(), &filter).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().and_then(encode_cursor)
+    } else {
+        None
+    };
+    let data: Vec<Json> = rows.iter().map(trace_summary).collect();
+    Ok(response::ok(&json!({ "data": data, "next_cursor": next_cursor })))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_are_percent_decoded() {
+        assert_eq!(super::percent_decode("support%20bot%2Fv2").as_deref(), Some("support bot/v2"));
+        assert_eq!(super::percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(super::percent_decode("%FF"), None);
+    }
 }

@@ -122,7 +122,7 @@ pub struct DrainReport {
 }
 
 /// Runs at once per pass; each gets its own database connection.
-const CONCURRENCY: usize = 16;
+const CONCURRENCY: usize = 8;
 
 /// The beat's execution work: requeue or fail runs whose lease expired, then
 /// run due queued executions until `budget` is spent. Safe to run beside

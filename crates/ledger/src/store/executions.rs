@@ -315,6 +315,11 @@ const UPSERT_SPAN_CONFLICT: &str = "ON CONFLICT (trace_id, span_id) DO UPDATE SE
     ended_at_us = excluded.ended_at_us, prompt_tokens = excluded.prompt_tokens, \
     completion_tokens = excluded.completion_tokens, attributes = excluded.attributes";
 
+/// A trace row for a trace the execution started; a trace the application
+/// reported itself keeps its own summary.
+const INSERT_TRACE: &str = "INSERT INTO traces (trace_id, service_name, name, status, has_error, started_at_us, \
+    ended_at_us, span_count, created_at, updated_at)";
+
 /// Records the end of an attempt, only if `owner` still holds the lease
 /// (a run whose lease expired and was taken over cannot overwrite the new
 /// owner's result), with the execution's span when the run is over.
@@ -403,7 +408,10 @@ pub async fn finish<D: Db>(
                 "WITH u AS ({UPDATE_FINISHED} RETURNING id), \
                  s AS ({UPSERT_SPAN_COLUMNS} SELECT $16::text, $17::text, $18::text, 'promptledger.execution', 'llm', \
                  'promptledger', $19::text, $20::bigint, $21::bigint, $22::text, $23::text, $24::bigint, $25::bigint, \
-                 $26::jsonb, $27::bigint FROM u WHERE $28::boolean {UPSERT_SPAN_CONFLICT} RETURNING 1) \
+                 $26::jsonb, $27::bigint FROM u WHERE $28::boolean {UPSERT_SPAN_CONFLICT} RETURNING 1), \
+                 t AS ({INSERT_TRACE} SELECT $16::text, 'promptledger', 'promptledger.execution', $19::text, \
+                 $19::text = 'error', $20::bigint, $21::bigint, 1, $27::bigint, $27::bigint FROM u WHERE $28::boolean \
+                 ON CONFLICT (trace_id) DO NOTHING RETURNING 1) \
                  SELECT CAST(COUNT(*) AS BIGINT) AS updated FROM u"
             );
             let params: Vec<Value> =
@@ -411,22 +419,33 @@ pub async fn finish<D: Db>(
             let rows = db.query(&sql, &params).await?;
             Ok(rows.first().map(|r| r.i64("updated")).transpose()?.unwrap_or(0) == 1)
         }
-        Dialect::Sqlite => {
-            crate::store::transaction(db, async || {
-                if db.execute(UPDATE_FINISHED, &update).await? == 0 {
-                    return Ok(false);
-                }
-                if terminal {
-                    let sql = format!(
-                        "{UPSERT_SPAN_COLUMNS} VALUES ($1, $2, $3, 'promptledger.execution', 'llm', 'promptledger', \
+        Dialect::Sqlite => crate::store::transaction(db, async || {
+            if db.execute(UPDATE_FINISHED, &update).await? == 0 {
+                return Ok(false);
+            }
+            if terminal {
+                let sql = format!(
+                    "{UPSERT_SPAN_COLUMNS} VALUES ($1, $2, $3, 'promptledger.execution', 'llm', 'promptledger', \
                          $4, $5, $6, $7, $8, $9, $10, $11, $12) {UPSERT_SPAN_CONFLICT}"
-                    );
-                    db.execute(&sql, &span_values).await?;
-                }
-                Ok(true)
-            })
-            .await
-        }
+                );
+                db.execute(&sql, &span_values).await?;
+                let trace = format!(
+                    "{INSERT_TRACE} VALUES ($1, 'promptledger', 'promptledger.execution', $2, $3, $4, $5, 1, $6, $6) \
+                         ON CONFLICT (trace_id) DO NOTHING"
+                );
+                let trace_values = [
+                    span_values[0].clone(),
+                    span_values[3].clone(),
+                    Value::Bool(span_status == "error"),
+                    span_values[4].clone(),
+                    span_values[5].clone(),
+                    span_values[11].clone(),
+                ];
+                db.execute(&trace, &trace_values).await?;
+            }
+            Ok(true)
+        })
+        .await,
     }
 }
 

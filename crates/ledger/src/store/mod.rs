@@ -7,6 +7,10 @@ pub mod models;
 pub mod prompt_labels;
 pub mod prompt_versions;
 pub mod prompts;
+pub mod retention;
+pub mod rollups;
+pub mod spans;
+pub mod traces;
 
 use crate::ports::{Db, DbError, Dialect};
 

@@ -1,0 +1,320 @@
+//! Batches of spans: recognising the format, validating span by span, and
+//! writing a batch in one transaction together with its traces' summaries.
+
+use std::collections::HashMap;
+
+use serde_json::Value as Json;
+
+use super::otlp;
+use super::prela::{self, Inherited};
+use super::span::{self, Rejection, SpanRecord};
+use super::time::parse_json_time_us;
+use crate::error::ApiError;
+use crate::ports::{Db, DbError};
+use crate::store::{self, traces::TraceRow};
+
+/// Most spans accepted in one request.
+pub const MAX_BATCH_SPANS: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prela-style traces and plain span lists.
+    Native,
+    /// OTLP/HTTP JSON.
+    Otlp,
+}
+
+/// Trace-level fields sent with a Prela-style trace.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceFields {
+    pub trace_id: Option<String>,
+    pub service_name: Option<String>,
+    pub status: Option<String>,
+    pub started_at_us: Option<i64>,
+    pub ended_at_us: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub format: Format,
+    pub trace: TraceFields,
+    /// Valid spans, one per (trace_id, span_id): a later copy in the same
+    /// batch replaces an earlier one.
+    pub spans: Vec<SpanRecord>,
+    /// How many spans were valid (copies included).
+    pub accepted: usize,
+    pub rejected: Vec<Rejection>,
+    /// The body asked for all-or-nothing (`"atomic": true`).
+    pub atomic: bool,
+}
+
+fn too_many(n: usize) -> ApiError {
+    ApiError::new(
+        http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("a batch holds at most {MAX_BATCH_SPANS} spans; this one has {n}"),
+    )
+}
+
+/// Recognises and parses a request body: OTLP (`resourceSpans`), a
+/// Prela-style trace or `{spans: [...]}`, or a bare array of spans.
+///
+/// # Errors
+/// 422 (or 400 for OTLP) when the body's structure or a trace-level field
+/// is wrong, 413 over [`MAX_BATCH_SPANS`]. Bad spans are not errors: they
+/// are listed in [`Batch::rejected`].
+pub fn parse_body(body: &Json) -> Result<Batch, ApiError> {
+    if body.get("resourceSpans").is_some() {
+        let parsed = otlp::parse_request(body).map_err(ApiError::bad_request)?;
+        if parsed.len() > MAX_BATCH_SPANS {
+            return Err(too_many(parsed.len()));
+        }
+        return Ok(collect(Format::Otlp, TraceFields::default(), parsed, false));
+    }
+    let (list, trace, atomic) = match body {
+        Json::Array(list) => (list, TraceFields::default(), false),
+        Json::Object(obj) => {
+            let list = obj
+                .get("spans")
+                .and_then(Json::as_array)
+                .ok_or_else(|| ApiError::invalid("spans", "must be an array of spans"))?;
+            let atomic = match obj.get("atomic") {
+                None | Some(Json::Null) => false,
+                Some(Json::Bool(b)) => *b,
+                Some(_) => return Err(ApiError::invalid("atomic", "must be true or false")),
+            };
+            (list, trace_fields(obj)?, atomic)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "spans",
+                "the body must be a trace, {\"spans\": [...]} or an array of spans",
+            ));
+        }
+    };
+    if list.len() > MAX_BATCH_SPANS {
+        return Err(too_many(list.len()));
+    }
+    let inherited = Inherited { trace_id: trace.trace_id.clone(), service_name: trace.service_name.clone() };
+    let parsed = list.iter().map(|s| prela::parse_span(s, &inherited)).collect();
+    Ok(collect(Format::Native, trace, parsed, atomic))
+}
+
+fn trace_fields(obj: &serde_json::Map<String, Json>) -> Result<TraceFields, ApiError> {
+    let text = |field: &str| -> Result<Option<String>, ApiError> {
+        match obj.get(field) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::invalid(field, "must be a string")),
+        }
+    };
+    let time = |field: &str| -> Result<Option<i64>, ApiError> {
+        match obj.get(field) {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) => parse_json_time_us(v).map(Some).map_err(|e| ApiError::invalid(field, e)),
+        }
+    };
+    let trace_id = text("trace_id")?;
+    if let Some(id) = &trace_id {
+        span::check_id("trace_id", id).map_err(|e| ApiError::invalid("trace_id", e))?;
+    }
+    let status = match text("status")? {
+        None => None,
+        Some(raw) => Some(
+            span::normalize_status(&raw)
+                .ok_or_else(|| ApiError::invalid("status", format!("`{raw}` is not a known status")))?
+                .to_owned(),
+        ),
+    };
+    let started_at_us = time("started_at")?;
+    let mut ended_at_us = time("completed_at")?.or(time("ended_at")?);
+    if ended_at_us.is_none()
+        && let (Some(start), Some(d)) = (started_at_us, obj.get("duration_ms").and_then(Json::as_f64))
+        && d.is_finite()
+        && d >= 0.0
+    {
+        ended_at_us = Some(start + (d * 1000.0).round() as i64);
+    }
+    if let (Some(start), Some(end)) = (started_at_us, ended_at_us)
+        && end < start
+    {
+        return Err(ApiError::invalid("completed_at", "must not be before started_at"));
+    }
+    Ok(TraceFields { trace_id, service_name: text("service_name")?, status, started_at_us, ended_at_us })
+}
+
+fn collect(format: Format, trace: TraceFields, parsed: Vec<Result<SpanRecord, String>>, atomic: bool) -> Batch {
+    let mut rejected = Vec::new();
+    let mut positions: HashMap<(String, String), usize> = HashMap::new();
+    let mut spans: Vec<SpanRecord> = Vec::new();
+    let mut accepted = 0;
+    for (index, result) in parsed.into_iter().enumerate() {
+        match result {
+            Ok(s) => {
+                accepted += 1;
+                match positions.get(&(s.trace_id.clone(), s.span_id.clone())) {
+                    Some(&at) => spans[at] = s,
+                    None => {
+                        positions.insert((s.trace_id.clone(), s.span_id.clone()), spans.len());
+                        spans.push(s);
+                    }
+                }
+            }
+            Err(reason) => rejected.push(Rejection { index, reason }),
+        }
+    }
+    Batch { format, trace, spans, accepted, rejected, atomic }
+}
+
+/// Writes spans and refreshes the summaries of the traces they belong to,
+/// in one transaction. `trace` carries explicit trace-level fields (they
+/// apply to `trace.trace_id` only). Returns the touched trace ids, sorted.
+///
+/// Safe under concurrent batches for the same trace: each batch locks its
+/// traces' rows first, so summaries are recomputed one batch at a time.
+///
+/// # Errors
+/// Database errors; nothing is written then.
+pub async fn write<D: Db>(
+    db: &D,
+    spans: &[SpanRecord],
+    trace: &TraceFields,
+    now_ms: i64,
+) -> Result<Vec<String>, DbError> {
+    if spans.is_empty() {
+        return Ok(Vec::new());
+    }
+    store::transaction(db, async || write_in_transaction(db, spans, trace, now_ms).await).await
+}
+
+/// [`write`] for callers already inside a transaction (an execution
+/// recording its own span together with its result, say).
+pub async fn write_in_transaction<D: Db>(
+    db: &D,
+    spans: &[SpanRecord],
+    trace: &TraceFields,
+    now_ms: i64,
+) -> Result<Vec<String>, DbError> {
+    let trace_ids: Vec<String> =
+        spans.iter().map(|s| s.trace_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    // Spans in key order, so concurrent batches also lock span rows in one order.
+    let mut ordered: Vec<SpanRecord> = spans.to_vec();
+    ordered.sort_by(|a, b| (&a.trace_id, &a.span_id).cmp(&(&b.trace_id, &b.span_id)));
+    ordered.dedup_by(|later, earlier| {
+        let same = later.trace_id == earlier.trace_id && later.span_id == earlier.span_id;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    store::traces::lock(db, &trace_ids, now_ms).await?;
+    store::spans::upsert(db, &ordered, now_ms).await?;
+    let states = store::traces::states(db, &trace_ids).await?;
+    let rows: Vec<TraceRow> = states
+        .into_iter()
+        .map(|(stored, summary)| {
+            let explicit = (trace.trace_id.as_deref() == Some(stored.trace_id.as_str())).then_some(trace);
+            summarize(stored, &summary, explicit, now_ms)
+        })
+        .collect();
+    store::traces::upsert(db, &rows).await?;
+    Ok(trace_ids)
+}
+
+/// A trace's summary from its spans, the explicit fields of this request and
+/// what was stored before. Bounds only widen and an error stays flagged, so
+/// batches arriving in any order end in the same summary.
+pub fn summarize(
+    stored: TraceRow,
+    spans: &store::traces::SpanSummary,
+    explicit: Option<&TraceFields>,
+    now_ms: i64,
+) -> TraceRow {
+    let explicit_status = explicit.and_then(|t| t.status.clone());
+    let has_error = stored.has_error || spans.error_spans > 0 || explicit_status.as_deref() == Some("error");
+    let status = if has_error {
+        "error".to_owned()
+    } else {
+        explicit_status.or(spans.root_status.clone()).or(stored.status).unwrap_or_else(|| "unset".into())
+    };
+    let min = |values: [Option<i64>; 3]| values.into_iter().flatten().min();
+    let max = |values: [Option<i64>; 3]| values.into_iter().flatten().max();
+    TraceRow {
+        service_name: explicit
+            .and_then(|t| t.service_name.clone())
+            .or(spans.root_service.clone())
+            .or(stored.service_name)
+            .or(spans.any_service.clone()),
+        name: spans.root_name.clone().or(stored.name),
+        status: Some(status),
+        has_error,
+        started_at_us: min([stored.started_at_us, spans.started_at_us, explicit.and_then(|t| t.started_at_us)]),
+        ended_at_us: max([stored.ended_at_us, spans.ended_at_us, explicit.and_then(|t| t.ended_at_us)]),
+        span_count: spans.span_count,
+        updated_at: now_ms,
+        ..stored
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn formats_are_recognised_and_copies_collapse() {
+        let b = parse_body(&json!({
+            "trace_id": "t1", "service_name": "svc", "status": "success", "atomic": true,
+            "started_at": "2024-05-01T10:00:00Z", "duration_ms": 20,
+            "spans": [
+                {"span_id": "a", "name": "first", "started_at": 1714557600},
+                {"span_id": "b", "name": "bad"},
+                {"span_id": "a", "name": "again", "started_at": 1714557600}
+            ]
+        }))
+        .unwrap();
+        assert_eq!((b.format, b.accepted, b.spans.len(), b.atomic), (Format::Native, 2, 1, true));
+        assert_eq!(b.spans[0].name, "again");
+        assert_eq!(b.rejected, vec![Rejection { index: 1, reason: "started_at: is required".into() }]);
+        assert_eq!(b.trace.status.as_deref(), Some("ok"));
+        assert_eq!(b.trace.ended_at_us.unwrap() - b.trace.started_at_us.unwrap(), 20_000);
+
+        let b = parse_body(&json!([{"trace_id": "t", "span_id": "a", "name": "n", "started_at": 1}])).unwrap();
+        assert_eq!((b.accepted, b.rejected.len()), (1, 0));
+        assert_eq!(parse_body(&json!({"resourceSpans": []})).unwrap().format, Format::Otlp);
+        assert_eq!(parse_body(&json!({"nothing": 1})).unwrap_err().status, 422);
+        let many: Vec<Json> = (0..=MAX_BATCH_SPANS).map(|_| json!({})).collect();
+        assert_eq!(parse_body(&Json::Array(many)).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn summaries_only_widen() {
+        let stored = TraceRow {
+            trace_id: "t".into(),
+            service_name: None,
+            name: Some("old".into()),
+            status: Some("ok".into()),
+            has_error: true,
+            started_at_us: Some(5),
+            ended_at_us: Some(50),
+            span_count: 2,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let spans = store::traces::SpanSummary {
+            span_count: 3,
+            started_at_us: Some(10),
+            ended_at_us: Some(60),
+            root_name: None,
+            any_service: Some("svc".into()),
+            ..Default::default()
+        };
+        let t = summarize(stored, &spans, None, 9);
+        assert_eq!((t.started_at_us, t.ended_at_us, t.span_count), (Some(5), Some(60), 3));
+        assert_eq!(
+            (t.status.as_deref(), t.name.as_deref(), t.service_name.as_deref()),
+            (Some("error"), Some("old"), Some("svc"))
+        );
+        assert_eq!((t.created_at, t.updated_at), (1, 9));
+    }
+}
