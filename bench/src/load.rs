@@ -76,7 +76,11 @@ pub async fn run(connections: usize, duration: Duration, make: Arc<dyn Fn(usize)
                 match req.send().await {
                     Ok(r) => {
                         let ok = r.status().is_success();
-                        let _ = r.bytes().await;
+                        let status = r.status();
+                        let body = r.bytes().await.unwrap_or_default();
+                        if !ok && errors == 0 && std::env::var_os("BENCH_SHOW_ERRORS").is_some() {
+                            eprintln!("first error: {status} {}", String::from_utf8_lossy(&body));
+                        }
                         latencies.push(sent.elapsed().as_micros() as u32);
                         if !ok {
                             errors += 1;

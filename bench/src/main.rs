@@ -122,6 +122,9 @@ async fn main() -> anyhow::Result<()> {
     println!("\nspin process tree RSS at the end: {:.0} MB", proc_stats::tree_rss_mb(process.pid()));
     drop(process);
     app.finish().await;
+    if opts.suites.iter().any(|s| s == "executions") {
+        redis_drain(&client).await?;
+    }
     Ok(())
 }
 
@@ -212,15 +215,33 @@ async fn executions(
     )
     .await;
 
+    // A registered prompt, as applications run them.
+    let name = format!("bench-run-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let create = Target::post_json(
+        format!("{base}/v1/prompts"),
+        &json!({ "name": name, "template": "Say hello to {{ who }}", "config": { "provider": "openai", "model": model } }),
+    )
+    .header("x-api-key", key);
+    let (_, status, body) = load::once(client, &create).await;
+    anyhow::ensure!(status == 201, "creating the prompt failed: {status} {body}");
     let url = format!("{base}/v1/executions:run");
     let k = key.to_owned();
-    let run_body =
-        json!({ "template": "Say hello to the benchmark", "model": { "provider": "openai", "model_name": model } });
+    let run_body = json!({ "prompt_name": name, "variables": { "who": "the benchmark" } });
     let (pl1, pl32) = measure(
-        "PromptLedger POST /v1/executions:run (sync)",
+        "PromptLedger executions:run (prompt_name)",
         pid,
         opts.seconds,
         Arc::new(move |_| Target::post_json(url.clone(), &run_body).header("x-api-key", &k)),
+    )
+    .await;
+    let url = format!("{base}/v1/executions:run");
+    let k = key.to_owned();
+    let inline = json!({ "template": "Say hello to the benchmark", "model": { "provider": "openai", "model_name": model } });
+    measure(
+        "PromptLedger executions:run (inline template)",
+        pid,
+        opts.seconds,
+        Arc::new(move |_| Target::post_json(url.clone(), &inline).header("x-api-key", &k)),
     )
     .await;
 
@@ -275,19 +296,19 @@ async fn executions(
     }
     println!("(direct to fake at 32 conns: {:.0} req/s)", direct32.rps());
 
-    async_drain(base, key, client).await
-}
-
-/// 1,000 async runs queued as fast as 32 connections allow, then the time
-/// until all succeeded: with Redis and the worker, and without (the beat).
-async fn async_drain(base: &str, key: &str, client: &reqwest::Client) -> anyhow::Result<()> {
     println!("\n### Async drain: 1,000 queued executions\n");
     println!("| pipeline | enqueue s | all succeeded after s |");
     println!("|---|---|---|");
     // Without Redis: this app has no worker; the internal beat route drains.
     let (enqueue, total) = drain_once(base, key, client, true).await?;
     println!("| no Redis: beat (internal route, back to back) | {enqueue:.2} | {total:.2} |");
-    // With Redis: a second app whose worker component takes published ids.
+    Ok(())
+}
+
+/// 1,000 async runs queued as fast as 32 connections allow, then the time
+/// until all succeeded, with Redis and the worker component. Runs alone:
+/// each Spin process pools up to 64 PostgreSQL connections.
+async fn redis_drain(client: &reqwest::Client) -> anyhow::Result<()> {
     let (app, process) =
         spin::start_with(Backend::Postgres, &["executions", "worker", "health"], |c| c.redis_url = redis_url()).await;
     let base = match &app.transport {
@@ -331,7 +352,7 @@ async fn drain_once(base: &str, key: &str, client: &reqwest::Client, beat: bool)
         if done >= 1000 {
             break;
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "drain did not finish in 120 s ({done} done)");
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "drain did not finish in 60 s ({done} done)");
         if !beat {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
