@@ -236,7 +236,8 @@ async fn executions(
     .await;
     let url = format!("{base}/v1/executions:run");
     let k = key.to_owned();
-    let inline = json!({ "template": "Say hello to the benchmark", "model": { "provider": "openai", "model_name": model } });
+    let inline =
+        json!({ "template": "Say hello to the benchmark", "model": { "provider": "openai", "model_name": model } });
     measure(
         "PromptLedger executions:run (inline template)",
         pid,

@@ -23,6 +23,16 @@ pub fn spin_binary() -> Option<PathBuf> {
     })
 }
 
+/// Whether `spin up` can run cron triggers here (the trigger-cron plugin).
+pub fn cron_plugin_installed() -> bool {
+    let data = std::env::var_os("SPIN_DATA_DIR").map(PathBuf::from).or_else(|| {
+        std::env::var_os("XDG_DATA_HOME")
+            .map(|d| PathBuf::from(d).join("spin"))
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/spin")))
+    });
+    data.is_some_and(|d| d.join("plugins/trigger-cron/trigger-cron").is_file())
+}
+
 /// Why the Spin runs cannot happen here, if they cannot.
 pub fn skip_reason() -> Option<String> {
     if spin_binary().is_none() {
