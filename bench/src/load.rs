@@ -65,15 +65,8 @@ pub async fn run(connections: usize, duration: Duration, make: Arc<dyn Fn(usize)
             while Instant::now() < deadline {
                 let target = make(worker * 1_000_000 + n);
                 n += 1;
-                let mut req = client.request(target.method.clone(), &target.url);
-                for (k, v) in &target.headers {
-                    req = req.header(k, v);
-                }
-                if let Some(body) = target.body.clone() {
-                    req = req.body(body);
-                }
                 let sent = Instant::now();
-                match req.send().await {
+                match request(&client, &target).send().await {
                     Ok(r) => {
                         let ok = r.status().is_success();
                         let status = r.status();
@@ -113,6 +106,15 @@ pub async fn run(connections: usize, duration: Duration, make: Arc<dyn Fn(usize)
 
 /// Sends `target` once and returns the latency in ms and the body.
 pub async fn once(client: &Client, target: &Target) -> (f64, u16, serde_json::Value) {
+    let sent = Instant::now();
+    let r = request(client, target).send().await.expect("request");
+    let status = r.status().as_u16();
+    let body = r.bytes().await.expect("body");
+    let ms = sent.elapsed().as_secs_f64() * 1000.0;
+    (ms, status, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+fn request(client: &Client, target: &Target) -> reqwest::RequestBuilder {
     let mut req = client.request(target.method.clone(), &target.url);
     for (k, v) in &target.headers {
         req = req.header(k, v);
@@ -120,10 +122,5 @@ pub async fn once(client: &Client, target: &Target) -> (f64, u16, serde_json::Va
     if let Some(body) = target.body.clone() {
         req = req.body(body);
     }
-    let sent = Instant::now();
-    let r = req.send().await.expect("request");
-    let status = r.status().as_u16();
-    let body = r.bytes().await.expect("body");
-    let ms = sent.elapsed().as_secs_f64() * 1000.0;
-    (ms, status, serde_json::from_slice(&body).unwrap_or_default())
+    req
 }

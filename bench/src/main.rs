@@ -162,13 +162,13 @@ async fn registry(
 ) -> anyhow::Result<()> {
     header("Registry");
     let name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let create = Target::post_json(
-        format!("{base}/v1/prompts"),
-        &json!({ "name": name, "template": "Summarise {{ topic }} for {{ audience }} in {{ n }} bullet points." }),
+    create_prompt(
+        client,
+        base,
+        key,
+        json!({ "name": name, "template": "Summarise {{ topic }} for {{ audience }} in {{ n }} bullet points." }),
     )
-    .header("x-api-key", key);
-    let (_, status, body) = load::once(client, &create).await;
-    anyhow::ensure!(status == 201, "creating the prompt failed: {status} {body}");
+    .await?;
     let url = format!("{base}/v1/prompts/{name}");
     let k = key.to_owned();
     measure(
@@ -188,6 +188,13 @@ async fn registry(
         Arc::new(move |_| Target::post_json(url.clone(), &body).header("x-api-key", &k)),
     )
     .await;
+    Ok(())
+}
+
+async fn create_prompt(client: &reqwest::Client, base: &str, key: &str, body: serde_json::Value) -> anyhow::Result<()> {
+    let create = Target::post_json(format!("{base}/v1/prompts"), &body).header("x-api-key", key);
+    let (_, status, body) = load::once(client, &create).await;
+    anyhow::ensure!(status == 201, "creating the prompt failed: {status} {body}");
     Ok(())
 }
 
@@ -217,13 +224,13 @@ async fn executions(
 
     // A registered prompt, as applications run them.
     let name = format!("bench-run-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let create = Target::post_json(
-        format!("{base}/v1/prompts"),
-        &json!({ "name": name, "template": "Say hello to {{ who }}", "config": { "provider": "openai", "model": model } }),
+    create_prompt(
+        client,
+        base,
+        key,
+        json!({ "name": name, "template": "Say hello to {{ who }}", "config": { "provider": "openai", "model": model } }),
     )
-    .header("x-api-key", key);
-    let (_, status, body) = load::once(client, &create).await;
-    anyhow::ensure!(status == 201, "creating the prompt failed: {status} {body}");
+    .await?;
     let url = format!("{base}/v1/executions:run");
     let k = key.to_owned();
     let run_body = json!({ "prompt_name": name, "variables": { "who": "the benchmark" } });

@@ -12,6 +12,22 @@ pub use target::{Backend, TestApp, TestResponse};
 /// The bootstrap admin key every test app is configured with.
 pub const ADMIN_KEY: &str = "pl-test-admin-key";
 
+/// One `#[tokio::test]` per function and backend: `$name(Backend)` runs
+/// once on PostgreSQL (module `postgres`) and once on SQLite (`sqlite`).
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Postgres).await }
+        )* }
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Sqlite).await }
+        )* }
+    };
+}
+
 /// Scenarios that run identically in-process and against `spin up`.
 /// `$callback!` receives `module::function` paths.
 #[macro_export]

@@ -493,20 +493,7 @@ async fn retention_deletes_only_old_rows_and_keeps_rollups(backend: Backend) {
     app.finish().await;
 }
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Postgres).await }
-        )* }
-        mod sqlite { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Sqlite).await }
-        )* }
-    };
-}
-
-both_backends!(
+scenarios::both_backends!(
     live_and_rolled_up_answers_agree,
     day_totals_serve_long_ranges,
     folds_are_idempotent_even_when_run_concurrently,

@@ -242,20 +242,7 @@ async fn a_missing_provider_key_is_a_clear_422(backend: Backend) {
     app.finish().await;
 }
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Postgres).await }
-        )* }
-        mod sqlite { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Sqlite).await }
-        )* }
-    };
-}
-
-both_backends!(
+scenarios::both_backends!(
     retryable_failures_back_off_then_succeed,
     attempts_are_bounded_and_client_errors_fail_at_once,
     a_crashed_worker_is_recovered_and_runs_once,

@@ -181,20 +181,7 @@ async fn retention_removes_old_traces_with_their_spans(backend: Backend) {
     app.finish().await;
 }
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Postgres).await }
-        )* }
-        mod sqlite { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Sqlite).await }
-        )* }
-    };
-}
-
-both_backends!(
+scenarios::both_backends!(
     concurrent_batches_for_one_trace_keep_an_exact_summary,
     spans_resolve_their_execution_and_prompt_version,
     retention_removes_old_traces_with_their_spans,

@@ -67,20 +67,7 @@ async fn health_is_503_while_migrations_are_pending(backend: Backend) {
     app.finish().await;
 }
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Postgres).await }
-        )* }
-        mod sqlite { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Sqlite).await }
-        )* }
-    };
-}
-
-both_backends!(
+scenarios::both_backends!(
     fresh_run_then_rerun_is_a_no_op,
     an_edited_migration_is_refused,
     concurrent_starts_apply_each_migration_once,

@@ -276,20 +276,7 @@ async fn versions_resolve_by_id_after_their_prompt_is_archived(backend: Backend)
     app.finish().await;
 }
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Postgres).await }
-        )* }
-        mod sqlite { use super::*; $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(Backend::Sqlite).await }
-        )* }
-    };
-}
-
-both_backends!(
+scenarios::both_backends!(
     concurrent_creates_number_versions_without_gaps,
     concurrent_creates_of_the_same_body_store_it_once,
     concurrent_activations_leave_exactly_one_active,

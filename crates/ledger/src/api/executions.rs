@@ -73,19 +73,7 @@ async fn list<H: Host>(host: &H, req: &ApiRequest, who: &Principal) -> ApiResult
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 200"));
     }
-    let after = match req.query_param("cursor").filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => {
-            let parts =
-                cursor::decode(c).ok_or_else(|| ApiError::invalid("cursor", "is not a cursor from this API"))?;
-            match parts.as_slice() {
-                [created_at, id] => {
-                    Some((created_at.parse().map_err(|_| ApiError::invalid("cursor", "is corrupt"))?, id.clone()))
-                }
-                _ => return Err(ApiError::invalid("cursor", "is not a cursor from this API")),
-            }
-        }
-    };
+    let after = cursor::time_and_id(req)?;
     let status = req.query_param("status").map(str::to_owned);
     if let Some(s) = &status {
         if !["queued", "running", "succeeded", "failed", "canceled"].contains(&s.as_str()) {

@@ -2,8 +2,6 @@
 //! diffs and registration from code. Reads need the `read` scope (rendering
 //! is a read), everything else `write`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value as Json, json};
 
@@ -97,20 +95,17 @@ fn page_limit(req: &ApiRequest) -> ApiResult<i64> {
     }
 }
 
-/// Cursors are opaque to clients: `kind:value`, base64url-encoded.
+/// Cursors name their list (`kind`), so one list's cursor is refused by another.
 fn encode_cursor(kind: &str, value: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{kind}:{value}"))
+    super::cursor::encode(&[kind, value])
 }
 
 fn decode_cursor(req: &ApiRequest, kind: &str) -> ApiResult<Option<String>> {
-    let Some(raw) = req.query_param("cursor").filter(|c| !c.is_empty()) else { return Ok(None) };
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(&format!("{kind}:")).map(str::to_owned))
-        .map(Some)
-        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor from this list"))
+    match super::cursor::from_request(req, 2)? {
+        None => Ok(None),
+        Some(parts) if parts[0] == kind => Ok(Some(parts[1].clone())),
+        Some(_) => Err(ApiError::invalid("cursor", "is not a cursor returned by this list")),
+    }
 }
 
 // ---- prompts ----

@@ -1,8 +1,6 @@
 //! `/v1/traces` and `/v1/spans`: span ingest (Prela-style JSON and OTLP/JSON)
 //! and trace queries.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value as Json, json};
 
 use super::request::ApiRequest;
@@ -164,15 +162,7 @@ fn instant_us(req: &ApiRequest, name: &str) -> ApiResult<Option<i64>> {
 }
 
 fn encode_cursor(t: &TraceRow) -> Option<String> {
-    t.started_at_us.map(|s| URL_SAFE_NO_PAD.encode(format!("{s}:{}", t.trace_id)))
-}
-
-fn decode_cursor(raw: &str) -> ApiResult<(i64, String)> {
-    let invalid = || ApiError::invalid("cursor", "is not a cursor returned by this endpoint");
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (started, id) = text.split_once(':').ok_or_else(invalid)?;
-    Ok((started.parse().map_err(|_| invalid())?, id.to_owned()))
+    t.started_at_us.map(|s| super::cursor::encode(&[&s.to_string(), &t.trace_id]))
 }
 
 async fn list<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
@@ -194,7 +184,7 @@ async fn list<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
         has_error: req.query_parsed::<bool>("has_error")?,
         since_us: instant_us(req, "since")?,
         until_us: instant_us(req, "until")?,
-        before: req.query_param("cursor").filter(|c| !c.is_empty()).map(decode_cursor).transpose()?,
+        before: super::cursor::time_and_id(req)?,
         limit: limit + 1,
     };
     let mut rows = trace_store::list(host.db(), &filter).await?;
