@@ -143,7 +143,7 @@ out=$(run_entrypoint PROMPTLEDGER_DRY_RUN=1 API_KEY=test-key PROMPTLEDGER_DATA_D
     PROMPTLEDGER_RUN_DIR="$scratch/run" "$entrypoint" 2>&1)
 status=$?
 rc_file=$scratch/run/runtime-config.toml
-expected_components=$(promptledger_select_components "$repo/spin.toml" 2>/dev/null)
+expected_components=$(SPIN_DATA_DIR="${SPIN_DATA_DIR_FOR_TEST:-$scratch/no-spin-data}" REDIS_URL="" promptledger_select_components "$repo/spin.toml" 2>/dev/null)
 check "SQLite default: starts (exit 0)" test "$status" -eq 0
 check "SQLite default: migrates the SQLite file in the data dir" contains "$out" "dry-run: migrate: DATABASE_URL= "
 check "SQLite default: migrate --sqlite path" contains "$out" "migrate --sqlite $scratch/data/promptledger.db --wait 60"
