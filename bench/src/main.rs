@@ -100,28 +100,30 @@ async fn main() -> anyhow::Result<()> {
         opts.seconds
     );
 
-    let (app, process) = spin::start(Backend::Postgres, HTTP).await;
-    let base = match &app.transport {
-        scenarios::target::Transport::Http { base_url, .. } => base_url.clone(),
-        _ => unreachable!("spin app"),
-    };
-    let pid = Some(process.pid());
     let client = reqwest::Client::new();
-    // A stored key, so authentication does the real database lookup.
-    let read_key = app.key_with_scope("admin").await;
-
+    // A fresh app per suite: Spin pools up to 64 PostgreSQL connections per
+    // component, so one app loaded by every suite in turn would need more
+    // connections than this PostgreSQL allows.
     for suite in &opts.suites {
+        let (app, process) = spin::start(Backend::Postgres, HTTP).await;
+        let base = match &app.transport {
+            scenarios::target::Transport::Http { base_url, .. } => base_url.clone(),
+            _ => unreachable!("spin app"),
+        };
+        let pid = Some(process.pid());
+        // A stored key, so authentication does the real database lookup.
+        let key = app.key_with_scope("admin").await;
         match suite.as_str() {
-            "foundation" => foundation(&base, &read_key, pid, opts.seconds).await,
-            "registry" => registry(&base, &read_key, &client, pid, opts.seconds).await?,
-            "executions" => executions(&base, &read_key, &client, pid, &opts).await?,
-            "lineage" => lineage(&app, &base, &read_key, &client, pid, opts.seconds).await?,
+            "foundation" => foundation(&base, &key, pid, opts.seconds).await,
+            "registry" => registry(&base, &key, &client, pid, opts.seconds).await?,
+            "executions" => executions(&base, &key, &client, pid, &opts).await?,
+            "lineage" => lineage(&app, &base, &key, &client, pid, opts.seconds).await?,
             other => anyhow::bail!("unknown suite `{other}`"),
         }
+        println!("\nspin process tree RSS after the suite: {:.0} MB", proc_stats::tree_rss_mb(process.pid()));
+        drop(process);
+        app.finish().await;
     }
-    println!("\nspin process tree RSS at the end: {:.0} MB", proc_stats::tree_rss_mb(process.pid()));
-    drop(process);
-    app.finish().await;
     if opts.suites.iter().any(|s| s == "executions") {
         redis_drain(&client).await?;
     }
