@@ -112,3 +112,21 @@ async fn sqlite_is_the_default_dialect_and_postgres_is_chosen_by_url() {
     assert_eq!(NativeDb::sqlite("/tmp/x.db").dialect(), Dialect::Sqlite);
     assert_eq!(NativeDb::postgres("postgres://h/db").dialect(), Dialect::Postgres);
 }
+
+#[tokio::test]
+async fn migrations_reach_postgres_over_tls_like_libpq_require() {
+    let admin = NativeDb::postgres(scenarios::target::admin_postgres_url());
+    let ssl = admin.query("SELECT setting FROM pg_settings WHERE name = 'ssl'", &[]).await.unwrap();
+    if ssl.first().and_then(|r| r.str("setting").ok()).as_deref() != Some("on") {
+        println!("SKIPPED: this PostgreSQL server has ssl = off, so sslmode=require cannot be exercised");
+        return;
+    }
+    let db = Database::create(Backend::Postgres).await;
+    let url = db.url().replace("sslmode=disable", "sslmode=require");
+    let tls = NativeDb::postgres(&url);
+    let report = migrations::run(&tls, 1).await.expect("migrations over TLS");
+    assert!(!report.applied.is_empty());
+    let encrypted = tls.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.unwrap();
+    assert!(encrypted[0].bool("ssl").unwrap(), "the connection is encrypted");
+    db.drop_now().await;
+}
