@@ -422,8 +422,11 @@ async fn folds_are_idempotent_even_when_run_concurrently(backend: Backend) {
     // Two replicas folding at once, from scratch.
     db.execute("DELETE FROM analytics_rollups", &[]).await.unwrap();
     db.execute("DELETE FROM ledger_state", &[]).await.unwrap();
+    // Whether the second waits for the first (and then finds nothing new) or
+    // both recompute, the rows must come out the same.
     let (x, y) = join!(rollup::fold(&one, now), rollup::fold(&two, now));
-    assert_eq!((x.unwrap().hours_recomputed, y.unwrap().hours_recomputed), (5, 5));
+    let (x, y) = (x.unwrap().hours_recomputed, y.unwrap().hours_recomputed);
+    assert!(x.max(y) == 5 && [0, 5].contains(&x.min(y)), "recomputed {x} and {y} hours");
     assert_eq!(rollup_snapshot(&db).await, first);
     let r = app.get("/v1/analytics/summary").await;
     check(&r.json, &expected(&rows), "after concurrent folds");
@@ -434,7 +437,8 @@ async fn folds_are_idempotent_even_when_run_concurrently(backend: Backend) {
     late.completed_at = Some(now + 60_000);
     seed::executions(&db, std::slice::from_ref(&late)).await;
     let (x, y) = join!(rollup::fold(&one, now + 2 * 60_000), rollup::fold(&two, now + 2 * 60_000));
-    assert_eq!((x.unwrap().hours_recomputed, y.unwrap().hours_recomputed), (1, 1));
+    let (x, y) = (x.unwrap().hours_recomputed, y.unwrap().hours_recomputed);
+    assert!(x.max(y) == 1 && [0, 1].contains(&x.min(y)), "recomputed {x} and {y} hours");
     let all: Vec<Execution> = rows.iter().cloned().chain([late]).collect();
     let r = app.get("/v1/analytics/summary").await;
     check(&r.json, &expected(&all), "after the late run is folded");
