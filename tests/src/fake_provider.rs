@@ -74,18 +74,10 @@ impl FakeProvider {
         format!("http://{}", self.addr)
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Calls received so far for `model`.
     pub fn calls(&self, model: &str) -> u64 {
         self.calls.0.lock().unwrap_or_else(|p| p.into_inner()).get(model).copied().unwrap_or(0)
     }
-}
-
-pub fn router_standalone() -> Router {
-    router(Calls::default())
 }
 
 fn router(calls: Calls) -> Router {

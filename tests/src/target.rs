@@ -168,10 +168,6 @@ impl TestApp {
         }
     }
 
-    pub fn is_in_process(&self) -> bool {
-        matches!(self.transport, Transport::InProcess { .. })
-    }
-
     pub fn backend(&self) -> Backend {
         self.db.backend()
     }

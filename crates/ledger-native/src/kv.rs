@@ -16,10 +16,6 @@ impl MemoryKv {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn len(&self) -> usize {
-        self.map().len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.map().is_empty()
     }

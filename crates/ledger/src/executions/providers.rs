@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Http, HttpError, Timeout};
+use crate::registry::ChatMessage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
@@ -78,13 +79,6 @@ impl Provider {
     }
 }
 
-/// What to send: either one text prompt or chat messages.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Message {
-    pub role: String,
-    pub content: String,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     pub text: String,
@@ -150,7 +144,7 @@ pub fn validate_params(params: &Map<String, Json>) -> ApiResult<()> {
 pub struct Call<'a> {
     pub provider: Provider,
     pub model_name: &'a str,
-    pub messages: &'a [Message],
+    pub messages: &'a [ChatMessage],
     pub params: &'a Map<String, Json>,
     pub timeout: Duration,
 }
@@ -245,7 +239,7 @@ fn anthropic_request(config: &Config, call: &Call<'_>) -> Result<http::Request<V
     let mut body = call.params.clone();
     // The messages API takes system prompts apart from the turns.
     let system: Vec<&str> = call.messages.iter().filter(|m| m.role == "system").map(|m| m.content.as_str()).collect();
-    let turns: Vec<&Message> = call.messages.iter().filter(|m| m.role != "system").collect();
+    let turns: Vec<&ChatMessage> = call.messages.iter().filter(|m| m.role != "system").collect();
     if !system.is_empty() {
         body.insert("system".into(), json!(system.join("\n\n")));
     }
@@ -285,7 +279,7 @@ fn parse_anthropic(body: &Json) -> Option<Completion> {
 
 /// Deterministic and offline: the same messages always give the same answer.
 /// Tokens are counted as whitespace-separated words.
-pub fn mock(messages: &[Message]) -> Completion {
+pub fn mock(messages: &[ChatMessage]) -> Completion {
     let last_user = messages.iter().rev().find(|m| m.role == "user").map_or("", |m| m.content.as_str());
     let excerpt: String = last_user.chars().take(200).collect();
     let text = format!("Mock response to: {excerpt}");
@@ -319,8 +313,8 @@ mod tests {
         let config =
             Config { anthropic_api_key: "k".into(), anthropic_base_url: "http://x/v1".into(), ..Config::default() };
         let messages = vec![
-            Message { role: "system".into(), content: "be brief".into() },
-            Message { role: "user".into(), content: "hi".into() },
+            ChatMessage { role: "system".into(), content: "be brief".into() },
+            ChatMessage { role: "user".into(), content: "hi".into() },
         ];
         let params: Map<String, Json> = serde_json::from_value(json!({ "stop": "END", "temperature": 0.2 })).unwrap();
         let call = Call {
@@ -341,7 +335,7 @@ mod tests {
 
     #[test]
     fn mock_is_deterministic() {
-        let m = vec![Message { role: "user".into(), content: "say hello".into() }];
+        let m = vec![ChatMessage { role: "user".into(), content: "say hello".into() }];
         assert_eq!(mock(&m), mock(&m));
         assert_eq!(mock(&m).prompt_tokens, 2);
     }

@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
-use super::providers::{self, Call, Completion, Failure, Message, Provider};
+use super::providers::{self, Call, Completion, Failure, Provider};
 use super::{DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_MS, LEASE_MARGIN_MS, MAX_TIMEOUT_MS, QUEUE_CHANNEL, cost, view};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Host, Queue};
@@ -153,12 +153,10 @@ fn merged_params(req: &RunRequest, version: &ResolvedVersion) -> Map<String, Jso
     params
 }
 
-pub fn messages_of(rendered: &Rendered) -> Vec<Message> {
+pub fn messages_of(rendered: &Rendered) -> Vec<registry::ChatMessage> {
     match rendered {
-        Rendered::Text(text) => vec![Message { role: "user".into(), content: text.clone() }],
-        Rendered::Chat(messages) => {
-            messages.iter().map(|m| Message { role: m.role.clone(), content: m.content.clone() }).collect()
-        }
+        Rendered::Text(text) => vec![registry::ChatMessage { role: "user".into(), content: text.clone() }],
+        Rendered::Chat(messages) => messages.clone(),
     }
 }
 

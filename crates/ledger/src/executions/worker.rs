@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use super::providers::{self, Call, Message};
-use super::run::finish_of;
+use super::providers::{self, Call};
+use super::run::{finish_of, messages_of};
 use super::{LEASE_MARGIN_MS, backoff_ms};
 use crate::ports::{DbError, Host};
+use crate::registry::Rendered;
 use crate::store::executions::{self as store, ExecutionSpan, LeaseRecovery, Timing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,11 +43,14 @@ pub async fn process<H: Host>(host: &H, id: &str) -> Result<Processed, DbError> 
     let inputs = store::get_inputs(db, id).await?;
     let params = inputs.as_ref().and_then(|i| i.params.as_object().cloned()).unwrap_or_default();
     let rendered = execution.rendered_prompt.clone().unwrap_or_default();
-    let messages: Vec<Message> = if execution.prompt_kind == "chat" {
-        serde_json::from_str(&rendered).map_err(|e| DbError::Decode(format!("stored chat prompt: {e}")))?
+    let rendered = if execution.prompt_kind == "chat" {
+        Rendered::Chat(
+            serde_json::from_str(&rendered).map_err(|e| DbError::Decode(format!("stored chat prompt: {e}")))?,
+        )
     } else {
-        vec![Message { role: "user".into(), content: rendered }]
+        Rendered::Text(rendered)
     };
+    let messages = messages_of(&rendered);
     let provider = providers::Provider::parse(&execution.provider)
         .ok_or_else(|| DbError::Decode(format!("stored provider `{}`", execution.provider)))?;
     let model = super::model_cache::model(host, &execution.provider, &execution.model_name).await?;
