@@ -105,7 +105,9 @@ async fn main() -> anyhow::Result<()> {
     // component, so one app loaded by every suite in turn would need more
     // connections than this PostgreSQL allows.
     for suite in &opts.suites {
-        let (app, process) = spin::start(Backend::Postgres, HTTP).await;
+        // Deployed as with Redis: the key-value store (caches) is Redis too.
+        let (app, process) =
+            spin::start_with(Backend::Postgres, HTTP, spin::KeyValue::Redis, |c| c.redis_url = redis_url()).await;
         let base = match &app.transport {
             scenarios::target::Transport::Http { base_url, .. } => base_url.clone(),
             _ => unreachable!("spin app"),
@@ -320,7 +322,10 @@ async fn executions(
 /// each Spin process pools up to 64 PostgreSQL connections.
 async fn redis_drain(client: &reqwest::Client) -> anyhow::Result<()> {
     let (app, process) =
-        spin::start_with(Backend::Postgres, &["executions", "worker", "health"], |c| c.redis_url = redis_url()).await;
+        spin::start_with(Backend::Postgres, &["executions", "worker", "health"], spin::KeyValue::Redis, |c| {
+            c.redis_url = redis_url()
+        })
+        .await;
     let base = match &app.transport {
         scenarios::target::Transport::Http { base_url, .. } => base_url.clone(),
         _ => unreachable!("spin app"),

@@ -96,17 +96,29 @@ pub fn host_port(url: &str) -> String {
     authority.rsplit('@').next().unwrap_or_default().to_owned()
 }
 
+/// Where the app's key-value store lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyValue {
+    /// Spin's local store, private to this app (tests reuse prompt names, so
+    /// their caches must not meet).
+    Local,
+    /// The Redis at the configured `redis_url`, as deployments with Redis
+    /// wire it.
+    Redis,
+}
+
 /// Starts `spin up` on a fresh, migrated database and returns an app whose
 /// requests go over HTTP, with the process that serves it.
 pub async fn start(backend: Backend, components: &[&str]) -> (TestApp, SpinProcess) {
-    start_with(backend, components, |_| {}).await
+    start_with(backend, components, KeyValue::Local, |_| {}).await
 }
 
-/// Like [`start`], with the configuration adjusted first (e.g. a Redis URL
-/// for the worker).
+/// Like [`start`], with the key-value store chosen and the configuration
+/// adjusted first (e.g. a Redis URL for the worker).
 pub async fn start_with(
     backend: Backend,
     components: &[&str],
+    kv: KeyValue,
     configure: impl FnOnce(&mut ledger::Config),
 ) -> (TestApp, SpinProcess) {
     let spin = spin_binary().expect("spin binary");
@@ -120,10 +132,13 @@ pub async fn start_with(
         Database::Sqlite { path } => path.clone(),
         Database::Postgres { .. } => dir.join("unused.db"),
     };
+    let kv_store = match kv {
+        KeyValue::Local => format!("type = \"spin\"\npath = \"{}\"", dir.join("kv.db").display()),
+        KeyValue::Redis => format!("type = \"redis\"\nurl = \"{}\"", config.redis_url),
+    };
     let runtime_config = format!(
-        "[sqlite_database.default]\ntype = \"spin\"\npath = \"{}\"\n\n[key_value_store.default]\ntype = \"spin\"\npath = \"{}\"\n",
+        "[sqlite_database.default]\ntype = \"spin\"\npath = \"{}\"\n\n[key_value_store.default]\n{kv_store}\n",
         sqlite_path.display(),
-        dir.join("kv.db").display()
     );
     std::fs::write(dir.join("runtime-config.toml"), runtime_config).expect("runtime config");
     let port = free_port();

@@ -185,6 +185,52 @@ async fn the_cache_follows_writes_made_through_another_replica(backend: Backend)
     app.finish().await;
 }
 
+/// `GET /v1/prompts/{name}` is cached too: every kind of write through
+/// another replica shows at once.
+async fn the_prompt_view_follows_writes_made_through_another_replica(backend: Backend) {
+    let app = TestApp::in_process(backend).await;
+    let [a, b] = <[NativeHost; 2]>::try_from(replicas(&app, 2)).ok().unwrap();
+    app.post("/v1/prompts", json!({ "name": "viewed", "template": "one" })).await;
+    let view_a = async || {
+        let r = app.request(http::Method::GET, "/v1/prompts/viewed").send_via(&a).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json
+    };
+    assert_eq!(view_a().await["latest_version"], 1);
+    // Served from the cache: a change behind the API's back is not seen.
+    app.db
+        .native()
+        .execute("UPDATE prompts SET description = 'behind the API' WHERE name = 'viewed'", &[])
+        .await
+        .unwrap();
+    assert_eq!(view_a().await["description"], "");
+
+    let r = app.request(http::Method::PATCH, "/v1/prompts/viewed").json(&json!({ "owner_team": "search" }));
+    assert_eq!(r.send_via(&b).await.status, 200);
+    let view = view_a().await;
+    assert_eq!((view["owner_team"].as_str(), view["description"].as_str()), (Some("search"), Some("behind the API")));
+
+    let r = post_via(&app, &b, "/v1/prompts/viewed/versions", json!({ "template": "two", "status": "draft" })).await;
+    assert_eq!(r.status, 201);
+    let view = view_a().await;
+    assert_eq!((view["latest_version"].as_i64(), view["active_version"]["version"].as_i64()), (Some(2), Some(1)));
+
+    assert_eq!(post_via(&app, &b, "/v1/prompts/viewed/versions/2:activate", json!({})).await.status, 200);
+    assert_eq!(view_a().await["active_version"]["template"], "two");
+
+    let r = app.request(http::Method::PUT, "/v1/prompts/viewed/labels/staging").json(&json!({ "version": 1 }));
+    assert_eq!(r.send_via(&b).await.status, 200);
+    assert_eq!(view_a().await["labels"][0]["label"], "staging");
+    app.request(http::Method::DELETE, "/v1/prompts/viewed/labels/staging").send_via(&b).await;
+    assert_eq!(view_a().await["labels"], json!([]));
+
+    post_via(&app, &b, "/v1/prompts/viewed:archive", json!({})).await;
+    assert_eq!(view_a().await["archived"], true);
+    post_via(&app, &b, "/v1/prompts/viewed:unarchive", json!({})).await;
+    assert_eq!(view_a().await["archived"], false);
+    app.finish().await;
+}
+
 /// Proves hits come from the cache: a change made behind the API's back is
 /// not seen until the entry expires or a write moves the generation.
 async fn cached_entries_are_served_and_expire(backend: Backend) {
@@ -282,6 +328,7 @@ scenarios::both_backends!(
     concurrent_activations_leave_exactly_one_active,
     concurrent_inline_registration_creates_one_version,
     the_cache_follows_writes_made_through_another_replica,
+    the_prompt_view_follows_writes_made_through_another_replica,
     cached_entries_are_served_and_expire,
     a_stale_cache_write_after_a_change_is_never_served,
     a_failing_store_falls_back_to_the_database,
@@ -339,6 +386,9 @@ impl Host for BrokenKvHost {
     }
     fn config(&self) -> &Config {
         &self.0.config
+    }
+    fn kv_is_shared(&self) -> bool {
+        true
     }
     fn fork(&self) -> Self {
         BrokenKvHost(self.0.fork())

@@ -85,10 +85,11 @@ async fn async_runs_under_spin_with_the_redis_worker() {
         println!("SKIPPED: the Redis worker under `spin up` did not run: {reason}");
         return;
     }
-    let (app, process) = spin::start_with(Backend::Postgres, &["health", "executions", "worker"], |c| {
-        c.redis_url = scenarios::target::redis_url()
-    })
-    .await;
+    let (app, process) =
+        spin::start_with(Backend::Postgres, &["health", "executions", "worker"], spin::KeyValue::Local, |c| {
+            c.redis_url = scenarios::target::redis_url()
+        })
+        .await;
     // /health answers before the Redis trigger has subscribed; a message
     // published earlier would only be picked up by the beat.
     wait_for_subscriber(ledger::executions::QUEUE_CHANNEL).await;

@@ -61,6 +61,10 @@ impl Host for NativeHost {
     fn config(&self) -> &Config {
         &self.config
     }
+    /// Replicas made from one host share its map, as Redis is shared.
+    fn kv_is_shared(&self) -> bool {
+        true
+    }
     fn fork(&self) -> Self {
         NativeHost {
             db: self.db.reconnect(),

@@ -1,6 +1,9 @@
 //! [`Host`] for Spin components: configuration from Spin variables, the
 //! key-value store `default`, Redis publish for the worker queue.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use ledger::Config;
 use ledger::config::VARIABLES;
 use ledger::ports::{Clock, Host, Ids, Kv, Queue, SystemClock, V7Ids};
@@ -12,7 +15,7 @@ use crate::outbound::SpinHttp;
 thread_local! {
     // Variables are fixed for the life of the app; an instance serves up to
     // 128 requests, so reading them once per instance saves host calls.
-    static CONFIG: std::cell::RefCell<Option<Config>> = const { std::cell::RefCell::new(None) };
+    static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
 }
 
 pub struct SpinHost {
@@ -49,7 +52,7 @@ impl SpinHost {
     pub fn new(config: Config) -> SpinHost {
         SpinHost {
             db: SpinDb::new(&config.database_url),
-            kv: SpinKv,
+            kv: SpinKv::default(),
             queue: config.has_redis().then(|| SpinQueue { url: config.redis_url.clone() }),
             http: SpinHttp,
             config,
@@ -90,20 +93,34 @@ impl Host for SpinHost {
 }
 
 /// The `default` key-value store (Spin's local store, or Redis through the
-/// runtime config).
-pub struct SpinKv;
+/// runtime config), opened on first use and kept for the request.
+#[derive(Default)]
+pub struct SpinKv {
+    store: RefCell<Option<Rc<key_value::Store>>>,
+}
+
+impl SpinKv {
+    async fn store(&self) -> Result<Rc<key_value::Store>, String> {
+        if let Some(store) = self.store.borrow().clone() {
+            return Ok(store);
+        }
+        let store = Rc::new(key_value::Store::open_default().await.map_err(|e| format!("{e:?}"))?);
+        *self.store.borrow_mut() = Some(store.clone());
+        Ok(store)
+    }
+}
 
 impl Kv for SpinKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        let store = key_value::Store::open_default().await.map_err(|e| format!("{e:?}"))?;
+        let store = self.store().await?;
         store.get(key).await.map_err(|e| format!("{e:?}"))
     }
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        let store = key_value::Store::open_default().await.map_err(|e| format!("{e:?}"))?;
+        let store = self.store().await?;
         store.set(key, value).await.map_err(|e| format!("{e:?}"))
     }
     async fn delete(&self, key: &str) -> Result<(), String> {
-        let store = key_value::Store::open_default().await.map_err(|e| format!("{e:?}"))?;
+        let store = self.store().await?;
         store.delete(key).await.map_err(|e| format!("{e:?}"))
     }
 }

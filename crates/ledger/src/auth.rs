@@ -1,13 +1,26 @@
 //! API keys: presented in `X-API-Key` or `Authorization: Bearer`, stored only
 //! as a SHA-256 hash, each with one scope.
 
+use std::cell::RefCell;
+
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::api::request::ApiRequest;
+use crate::cache::{self, Memo};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::Host;
 use crate::store::api_keys;
+
+/// The generation of the stored keys (see [`crate::cache`]): moved after
+/// every key is created or revoked.
+const KEYS_GENERATION: &str = "pl:v1:api-keys-gen";
+
+thread_local! {
+    /// Stored-key checks by key hash (`None`: no such active key), valid
+    /// under the generation they were made in.
+    static CHECKED_KEYS: RefCell<Memo<Option<Principal>>> = RefCell::new(Memo::new(1024));
+}
 
 /// Scopes are ordered: `admin` ⊇ `write` ⊇ `read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -69,7 +82,8 @@ pub fn presented_key(req: &ApiRequest) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Resolves the caller's key.
+/// Resolves the caller's key. Stored keys are checked against the
+/// database once per instance and key generation.
 ///
 /// # Errors
 /// 401 when no key or an unknown/revoked key is presented; 503 when the
@@ -82,9 +96,31 @@ pub async fn authenticate<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Prin
     if !bootstrap.is_empty() && bool::from(hash.as_bytes().ct_eq(hash_key(bootstrap).as_bytes())) {
         return Ok(Principal { key_id: None, name: "bootstrap".into(), scope: Scope::Admin });
     }
-    let record = api_keys::find_active_by_hash(host.db(), &hash).await?.ok_or_else(ApiError::unauthorized)?;
-    let scope = Scope::parse(&record.scope).ok_or_else(|| ApiError::internal("stored key has an unknown scope"))?;
-    Ok(Principal { key_id: Some(record.id), name: record.name, scope })
+    let now = host.clock().now_ms();
+    let generation = cache::shared_generation(host, KEYS_GENERATION).await;
+    if let Some(generation) = &generation
+        && let Some(checked) = CHECKED_KEYS.with_borrow(|memo| memo.get(&hash, generation, now))
+    {
+        return checked.ok_or_else(ApiError::unauthorized);
+    }
+    let found = match api_keys::find_active_by_hash(host.db(), &hash).await? {
+        None => None,
+        Some(record) => {
+            let scope =
+                Scope::parse(&record.scope).ok_or_else(|| ApiError::internal("stored key has an unknown scope"))?;
+            Some(Principal { key_id: Some(record.id), name: record.name, scope })
+        }
+    };
+    if let Some(generation) = &generation {
+        CHECKED_KEYS.with_borrow_mut(|memo| memo.put(&hash, generation, now, found.clone()));
+    }
+    found.ok_or_else(ApiError::unauthorized)
+}
+
+/// Makes earlier key checks unreachable: call after a key was created or
+/// revoked, before the request returns.
+pub async fn keys_changed<H: Host>(host: &H) {
+    cache::advance(host.kv(), host.ids(), KEYS_GENERATION).await;
 }
 
 /// A new secret key: `pl_` and 256 bits of randomness in hex.

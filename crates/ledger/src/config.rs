@@ -59,6 +59,15 @@ impl Config {
     pub fn has_redis(&self) -> bool {
         !self.redis_url.is_empty()
     }
+
+    /// Whether every process serving the app sees the same key-value store,
+    /// as deployments wire it: with Redis configured the store is Redis;
+    /// with SQLite there is one process. PostgreSQL without Redis may have
+    /// replicas with a local store each, where caches could not be kept
+    /// correct.
+    pub fn kv_is_shared(&self) -> bool {
+        self.has_redis() || !self.uses_postgres()
+    }
 }
 
 /// The variable names the adapters read, in one place.
@@ -97,5 +106,13 @@ mod tests {
         assert_eq!(c.openai_base_url, "http://x/v1");
         assert_eq!(c.retention_days, 30);
         assert!(Config::from_lookup(lookup(&[("retention_days", "-1")])).is_err());
+    }
+
+    #[test]
+    fn caches_need_a_store_every_process_shares() {
+        let config = |pairs: &[(&str, &str)]| Config::from_lookup(lookup(pairs)).unwrap();
+        assert!(config(&[]).kv_is_shared(), "SQLite: one process");
+        assert!(!config(&[("database_url", "postgres://db/x")]).kv_is_shared());
+        assert!(config(&[("database_url", "postgres://db/x"), ("redis_url", "redis://r")]).kv_is_shared());
     }
 }

@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod beat;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod executions;

@@ -283,6 +283,11 @@ pub trait Host {
     fn clock(&self) -> &dyn Clock;
     fn ids(&self) -> &dyn Ids;
     fn config(&self) -> &crate::config::Config;
+    /// Whether every process serving the app sees this key-value store, so
+    /// caches in it can be kept correct.
+    fn kv_is_shared(&self) -> bool {
+        self.config().kv_is_shared()
+    }
     /// A host like this one on its own database connection, for concurrent
     /// work: statements of one transaction must never share a connection
     /// with another task's.

@@ -46,6 +46,7 @@ async fn create<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
         revoked_at: None,
     };
     api_keys::insert(host.db(), &record, &auth::hash_key(&secret)).await?;
+    auth::keys_changed(host).await;
     let mut body = serde_json::to_value(&record).map_err(|e| ApiError::internal(e.to_string()))?;
     body["key"] = json!(secret);
     Ok(response::created(&body, &format!("/v1/api-keys/{}", record.id)))
@@ -60,5 +61,6 @@ async fn revoke<H: Host>(host: &H, id: &str) -> ApiResult<Response> {
     let key = api_keys::revoke(host.db(), id, host.clock().now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no API key with id `{id}`")))?;
+    auth::keys_changed(host).await;
     Ok(response::ok(&key))
 }

@@ -216,10 +216,10 @@ async fn list_prompts<H: Host>(host: &H, req: &ApiRequest, who: &Principal) -> A
 
 async fn get_prompt<H: Host>(host: &H, who: &Principal, name: &str) -> ApiResult<Response> {
     who.require(Scope::Read)?;
-    let prompt = find_prompt(host, name).await?;
-    let active = prompt_versions::find_active(host.db(), &prompt.id).await?;
-    let labels = prompt_labels::list(host.db(), &prompt.id).await?;
-    Ok(response::ok(&views::prompt(&prompt, active.as_ref(), &labels)))
+    if !input::is_valid_name(name) {
+        return Err(prompt_not_found(name));
+    }
+    Ok(response::ok_encoded(registry::view(host, name).await?.to_vec()))
 }
 
 /// `Some(None)` when the field is present and null, `None` when absent.
@@ -246,16 +246,7 @@ async fn patch_prompt<H: Host>(host: &H, req: &ApiRequest, who: &Principal, name
     }
     let team = body.owner_team.map(owner_team).transpose()?;
     if body.description.is_some() || team.is_some() {
-        let now = host.clock().now_ms();
-        prompts::update_metadata(
-            host.db(),
-            name,
-            body.description.as_deref(),
-            team.as_ref().map(Option::as_deref),
-            now,
-        )
-        .await?
-        .ok_or_else(|| prompt_not_found(name))?;
+        ops::update_metadata(host, name, body.description.as_deref(), team.as_ref().map(Option::as_deref)).await?;
     }
     get_prompt(host, who, name).await
 }

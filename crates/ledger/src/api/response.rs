@@ -18,6 +18,11 @@ pub fn ok<T: Serialize + ?Sized>(body: &T) -> Response {
     json(StatusCode::OK, body)
 }
 
+/// A 200 with a body that is already JSON.
+pub fn ok_encoded(body: Vec<u8>) -> Response {
+    with_json_type(StatusCode::OK, body)
+}
+
 pub fn created<T: Serialize + ?Sized>(body: &T, location: &str) -> Response {
     let mut response = json(StatusCode::CREATED, body);
     if let Ok(value) = HeaderValue::from_str(location) {

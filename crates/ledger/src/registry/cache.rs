@@ -1,82 +1,98 @@
-//! The resolved-version cache in the key-value store (Redis in production).
+//! The registry's cache: resolved versions and prompt views, kept correct by
+//! a generation per prompt (see [`crate::cache`] for why that is correct).
 //!
 //! Keys:
-//! - `pl:v1:prompt-gen:{name}` holds the prompt's current *generation*, an
-//!   opaque token that is never reused;
-//! - `pl:v1:prompt:{name}:{generation}:{selector}` holds a resolved version
-//!   (`active`, `label:{label}` or `v:{number}`) with the time it was cached.
+//! - `pl:v1:prompt-gen:{name}` holds the prompt's current generation;
+//! - `pl:v1:prompt:{name}:{generation}:{entry}` holds a resolved version
+//!   (`active`, `label:{label}` or `v:{number}`) or the prompt's view
+//!   (`view`, the body of `GET /v1/prompts/{name}`), with the time it was
+//!   cached.
 //!
-//! Readers read the generation first, then the entry under it; on a miss they
-//! query the database and store the result under the generation they read
-//! *before* the query. Writers commit, then set a fresh generation before the
-//! write returns.
-//!
-//! Why this is correct with several replicas: an entry under generation `g`
-//! was computed by a database read that started after `g` was set. If that
-//! read missed some commit `c`, then `c` committed after `g` was set, and
-//! `c`'s writer sets a new generation after committing; `g` is never set
-//! again (tokens are unique), so once `c`'s write returns no reader can reach
-//! the entry. This includes the stale-writer race: a reader that queried the
-//! database before a commit and stores the old value after the writer moved
-//! the generation writes under a generation nobody reads any more. A missing
-//! generation (first use, eviction) is replaced by a fresh token, never by a
-//! default, so entries from before an eviction cannot come back.
-//!
-//! Every key-value failure falls back to the database. If a writer cannot
-//! set the new generation (the store is failing at that moment), entries are
-//! still bounded by [`MAX_AGE_MS`]: readers ignore older ones.
+//! Every write to a prompt moves its generation after committing.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{ResolvedVersion, VersionSelector};
-use crate::ports::{Ids, Kv};
+pub use crate::cache::MAX_AGE_MS;
+use crate::cache::{self as generations, Memo};
+use crate::ports::{Host, Ids, Kv};
 
 /// Whether [`super::resolve`] uses this cache; `false` makes every
 /// resolution one indexed query (the benchmark compares both through
 /// [`super::resolve`] and [`super::resolve_from_db`]).
 pub const ENABLED: bool = true;
 
-/// Entries older than this are ignored, bounding staleness when a writer
-/// could not reach the store to move the generation.
-pub const MAX_AGE_MS: i64 = 60_000;
+/// Entries kept per instance, per kind.
+const MEMO_CAPACITY: usize = 1024;
+
+thread_local! {
+    static VERSIONS: RefCell<Memo<Rc<ResolvedVersion>>> = RefCell::new(Memo::new(MEMO_CAPACITY));
+    static VIEWS: RefCell<Memo<Rc<[u8]>>> = RefCell::new(Memo::new(MEMO_CAPACITY));
+}
 
 fn generation_key(name: &str) -> String {
     format!("pl:v1:prompt-gen:{name}")
 }
 
-fn entry_key(name: &str, generation: &str, selector: &VersionSelector) -> String {
-    match selector {
-        VersionSelector::Active => format!("pl:v1:prompt:{name}:{generation}:active"),
-        VersionSelector::Label(label) => format!("pl:v1:prompt:{name}:{generation}:label:{label}"),
-        VersionSelector::Number(n) => format!("pl:v1:prompt:{name}:{generation}:v:{n}"),
+/// What a cache entry holds, named as its key's last part.
+pub enum EntryKind<'a> {
+    Version(&'a VersionSelector),
+    View,
+}
+
+impl EntryKind<'_> {
+    fn suffix(&self) -> String {
+        match self {
+            EntryKind::Version(VersionSelector::Active) => "active".into(),
+            EntryKind::Version(VersionSelector::Label(label)) => format!("label:{label}"),
+            EntryKind::Version(VersionSelector::Number(n)) => format!("v:{n}"),
+            EntryKind::View => "view".into(),
+        }
     }
 }
 
+fn entry_key(name: &str, generation: &str, kind: &EntryKind) -> String {
+    format!("pl:v1:prompt:{name}:{generation}:{}", kind.suffix())
+}
+
 #[derive(Serialize, Deserialize)]
-struct Entry {
+struct Entry<T> {
     cached_at: i64,
-    version: ResolvedVersion,
+    value: T,
+}
+
+/// The prompt's generation when the cache may be used: [`ENABLED`], and a
+/// store shared by every process; `None` otherwise.
+pub async fn usable_generation<H: Host>(host: &H, name: &str) -> Option<String> {
+    if ENABLED { generations::shared_generation(host, &generation_key(name)).await } else { None }
 }
 
 /// The prompt's current generation, creating one when there is none;
 /// `None` when the store cannot be used.
 pub async fn generation<K: Kv>(kv: &K, ids: &dyn Ids, name: &str) -> Option<String> {
-    match kv.get(&generation_key(name)).await {
-        Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
-        Ok(None) => {
-            let token = ids.new_id().simple().to_string();
-            match kv.set(&generation_key(name), token.as_bytes()).await {
-                Ok(()) => Some(token),
-                Err(e) => {
-                    eprintln!("prompt cache: cannot set generation: {e}");
-                    None
-                }
-            }
-        }
+    generations::generation(kv, ids, &generation_key(name)).await
+}
+
+async fn get_entry<K: Kv, T: DeserializeOwned>(kv: &K, key: &str, now_ms: i64) -> Option<(i64, T)> {
+    let bytes = match kv.get(key).await {
+        Ok(bytes) => bytes?,
         Err(e) => {
-            eprintln!("prompt cache: cannot read generation: {e}");
-            None
+            eprintln!("prompt cache: cannot read entry: {e}");
+            return None;
         }
+    };
+    let entry: Entry<T> = serde_json::from_slice(&bytes).ok()?;
+    generations::is_fresh(entry.cached_at, now_ms).then_some((entry.cached_at, entry.value))
+}
+
+async fn put_entry<K: Kv, T: Serialize>(kv: &K, key: &str, value: &T, now_ms: i64) {
+    let Ok(bytes) = serde_json::to_vec(&Entry { cached_at: now_ms, value }) else { return };
+    if let Err(e) = kv.set(key, &bytes).await {
+        eprintln!("prompt cache: cannot store entry: {e}");
     }
 }
 
@@ -88,16 +104,16 @@ pub async fn get<K: Kv>(
     selector: &VersionSelector,
     now_ms: i64,
 ) -> Option<ResolvedVersion> {
-    let bytes = match kv.get(&entry_key(name, generation, selector)).await {
-        Ok(bytes) => bytes?,
-        Err(e) => {
-            eprintln!("prompt cache: cannot read entry: {e}");
-            return None;
-        }
-    };
-    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
-    let fresh = now_ms.saturating_sub(entry.cached_at) < MAX_AGE_MS && entry.cached_at <= now_ms + MAX_AGE_MS;
-    (fresh && entry.version.prompt_name == name).then_some(entry.version)
+    let key = entry_key(name, generation, &EntryKind::Version(selector));
+    if let Some(hit) = VERSIONS.with_borrow(|memo| memo.get(&key, generation, now_ms)) {
+        return Some((*hit).clone());
+    }
+    let (cached_at, version): (i64, ResolvedVersion) = get_entry(kv, &key, now_ms).await?;
+    if version.prompt_name != name {
+        return None;
+    }
+    VERSIONS.with_borrow_mut(|memo| memo.put(&key, generation, cached_at, Rc::new(version.clone())));
+    Some(version)
 }
 
 /// Stores a resolution read from the database under the generation read
@@ -110,33 +126,40 @@ pub async fn put<K: Kv>(
     version: &ResolvedVersion,
     now_ms: i64,
 ) {
-    let Ok(bytes) = serde_json::to_vec(&Entry { cached_at: now_ms, version: version.clone() }) else { return };
-    if let Err(e) = kv.set(&entry_key(name, generation, selector), &bytes).await {
-        eprintln!("prompt cache: cannot store entry: {e}");
-    }
+    let key = entry_key(name, generation, &EntryKind::Version(selector));
+    put_entry(kv, &key, version, now_ms).await;
+    VERSIONS.with_borrow_mut(|memo| memo.put(&key, generation, now_ms, Rc::new(version.clone())));
 }
 
-/// Makes every cached resolution of `name` unreachable: call after the
-/// write committed and before it returns. `known` lists selectors whose
-/// entries under the old generation are also deleted, to free space (the
-/// rest become unreachable and stay until the store evicts them).
-pub async fn invalidate<K: Kv>(kv: &K, ids: &dyn Ids, name: &str, known: &[VersionSelector]) {
-    let old = kv.get(&generation_key(name)).await.ok().flatten().and_then(|b| String::from_utf8(b).ok());
-    let token = ids.new_id().simple().to_string();
-    let mut moved = false;
-    for _ in 0..3 {
-        if kv.set(&generation_key(name), token.as_bytes()).await.is_ok() {
-            moved = true;
-            break;
-        }
+/// The cached body of the prompt's view under `generation`.
+pub async fn get_view<K: Kv>(kv: &K, name: &str, generation: &str, now_ms: i64) -> Option<Rc<[u8]>> {
+    let key = entry_key(name, generation, &EntryKind::View);
+    if let Some(hit) = VIEWS.with_borrow(|memo| memo.get(&key, generation, now_ms)) {
+        return Some(hit);
     }
-    if !moved {
-        eprintln!("prompt cache: cannot move the generation of `{name}`; entries expire within {MAX_AGE_MS} ms");
-    }
-    if let Some(old) = old {
-        for selector in known {
+    let (cached_at, body): (i64, String) = get_entry(kv, &key, now_ms).await?;
+    let body: Rc<[u8]> = Rc::from(body.into_bytes());
+    VIEWS.with_borrow_mut(|memo| memo.put(&key, generation, cached_at, body.clone()));
+    Some(body)
+}
+
+/// Stores the view's body, read from the database under `generation`.
+pub async fn put_view<K: Kv>(kv: &K, name: &str, generation: &str, body: &[u8], now_ms: i64) {
+    let Ok(text) = std::str::from_utf8(body) else { return };
+    let key = entry_key(name, generation, &EntryKind::View);
+    put_entry(kv, &key, &text, now_ms).await;
+    VIEWS.with_borrow_mut(|memo| memo.put(&key, generation, now_ms, Rc::from(body)));
+}
+
+/// Makes every cached entry of `name` unreachable: call after the write
+/// committed and before it returns. `known` lists entries under the old
+/// generation to delete, to free space (the rest become unreachable and
+/// stay until the store evicts them).
+pub async fn invalidate<K: Kv>(kv: &K, ids: &dyn Ids, name: &str, known: &[EntryKind<'_>]) {
+    if let Some(old) = generations::advance(kv, ids, &generation_key(name)).await {
+        for kind in known {
             // Best effort: a failed delete leaves an unreachable entry.
-            let _ = kv.delete(&entry_key(name, &old, selector)).await;
+            let _ = kv.delete(&entry_key(name, &old, kind)).await;
         }
     }
 }

@@ -13,11 +13,14 @@ pub mod ops;
 pub mod template;
 pub mod views;
 
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Db, Host};
+use crate::store::prompt_labels;
 use crate::store::prompt_versions::{self, NamedVersion, Pick, VersionRecord};
 use crate::store::prompts;
 
@@ -84,18 +87,15 @@ pub enum Rendered {
 }
 
 /// Resolves a prompt name to one version: through the key-value cache when
-/// [`cache::ENABLED`], else (and on any cache failure) one indexed query.
+/// it may be used, else (and on any cache failure) one indexed query.
 ///
 /// # Errors
 /// 404 for an unknown prompt, version or label, and for archived prompts;
 /// 503 when the database is unreachable.
 pub async fn resolve<H: Host>(host: &H, name: &str, selector: &VersionSelector) -> ApiResult<ResolvedVersion> {
     check_resolvable(name, selector)?;
-    if !cache::ENABLED {
-        return resolve_from_db(host.db(), name, selector).await;
-    }
-    // The generation is read before the database (see `cache`).
-    let generation = cache::generation(host.kv(), host.ids(), name).await;
+    // The generation is read before the database (see `crate::cache`).
+    let generation = cache::usable_generation(host, name).await;
     if let Some(generation) = &generation
         && let Some(hit) = cache::get(host.kv(), name, generation, selector, host.clock().now_ms()).await
     {
@@ -106,6 +106,31 @@ pub async fn resolve<H: Host>(host: &H, name: &str, selector: &VersionSelector) 
         cache::put(host.kv(), name, generation, selector, &resolved, host.clock().now_ms()).await;
     }
     Ok(resolved)
+}
+
+/// The body of `GET /v1/prompts/{name}`: the prompt (archived ones
+/// included) with its active version and labels, through the cache.
+///
+/// # Errors
+/// 404 for an unknown prompt; 503 when the database is unreachable.
+pub async fn view<H: Host>(host: &H, name: &str) -> ApiResult<Rc<[u8]>> {
+    let now = host.clock().now_ms();
+    let generation = cache::usable_generation(host, name).await;
+    if let Some(generation) = &generation
+        && let Some(hit) = cache::get_view(host.kv(), name, generation, now).await
+    {
+        return Ok(hit);
+    }
+    let db = host.db();
+    let prompt = prompts::find_by_name(db, name).await?.ok_or_else(|| ops::prompt_not_found(name))?;
+    let active = prompt_versions::find_active(db, &prompt.id).await?;
+    let labels = prompt_labels::list(db, &prompt.id).await?;
+    let body = serde_json::to_vec(&views::prompt(&prompt, active.as_ref(), &labels))
+        .map_err(|e| ApiError::internal(format!("could not encode the prompt: {e}")))?;
+    if let Some(generation) = &generation {
+        cache::put_view(host.kv(), name, generation, &body, now).await;
+    }
+    Ok(body.into())
 }
 
 /// [`resolve`] without the cache: one indexed query on success.

@@ -1,13 +1,14 @@
 //! Registry writes. Each is one transaction that first locks the prompt row,
 //! so writes to one prompt serialise on both databases (PostgreSQL row lock,
 //! SQLite write lock): version numbers have no gaps, a body is stored once,
-//! and exactly one version is active. Writes that change what a name
-//! resolves to move the cache generation after committing.
+//! and exactly one version is active. Every write moves the prompt's cache
+//! generation after committing.
 
 use serde_json::json;
 
+use super::VersionSelector;
+use super::cache::{self, EntryKind};
 use super::input::PreparedVersion;
-use super::{VersionSelector, cache};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Db, DbError, Host};
 use crate::store::prompt_labels::{self, LabelRecord};
@@ -44,14 +45,16 @@ async fn lock_writable<D: Db>(db: &D, name: &str) -> ApiResult<PromptRecord> {
     Ok(prompt)
 }
 
-/// Moves the cache generation of a prompt whose resolution changed.
+/// Moves the cache generation of a prompt that changed.
 async fn invalidate<H: Host>(host: &H, prompt: &PromptRecord) {
-    let mut known = vec![VersionSelector::Active];
+    let mut selectors = vec![VersionSelector::Active];
     match prompt_labels::list(host.db(), &prompt.id).await {
-        Ok(labels) => known.extend(labels.into_iter().map(|l| VersionSelector::Label(l.label))),
+        Ok(labels) => selectors.extend(labels.into_iter().map(|l| VersionSelector::Label(l.label))),
         // Only the clean-up of old entries needs the labels.
         Err(e) => eprintln!("prompt cache: cannot list labels of `{}`: {e}", prompt.name),
     }
+    let mut known: Vec<EntryKind> = selectors.iter().map(EntryKind::Version).collect();
+    known.push(EntryKind::View);
     cache::invalidate(host.kv(), host.ids(), &prompt.name, &known).await;
 }
 
@@ -173,7 +176,7 @@ pub async fn create_version<H: Host>(
         }
         Err(e) => return Err(e),
     };
-    if created && activate {
+    if created {
         invalidate(host, &prompt).await;
     }
     Ok((version, created))
@@ -263,6 +266,24 @@ pub async fn delete_label<H: Host>(host: &H, name: &str, label: &str) -> ApiResu
     .await?;
     invalidate(host, &prompt).await;
     Ok(record)
+}
+
+/// Changes a prompt's description and/or owning team (`Some(None)` clears it).
+///
+/// # Errors
+/// 404 unknown prompt.
+pub async fn update_metadata<H: Host>(
+    host: &H,
+    name: &str,
+    description: Option<&str>,
+    owner_team: Option<Option<&str>>,
+) -> ApiResult<PromptRecord> {
+    let now = host.clock().now_ms();
+    let prompt = prompts::update_metadata(host.db(), name, description, owner_team, now)
+        .await?
+        .ok_or_else(|| prompt_not_found(name))?;
+    invalidate(host, &prompt).await;
+    Ok(prompt)
 }
 
 /// Archives or restores a prompt; idempotent.
