@@ -284,9 +284,8 @@ pub async fn run<H: Host>(
                 eprintln!("execution {id}: queue publish failed, the beat will pick it up: {e}");
             }
         }
-        let record =
-            store::get(host.db(), &id).await?.ok_or_else(|| ApiError::internal("queued execution vanished"))?;
-        return Ok((StatusCode::ACCEPTED, view::execution(&record)));
+        // Built from what was just committed; no read back.
+        return Ok((StatusCode::ACCEPTED, view::execution(&inserted_record(&new))));
     }
 
     let call = Call {
@@ -354,9 +353,9 @@ pub fn finish_of(
     }
 }
 
-/// The record `finish` wrote for the sync execution `new`.
-fn recorded_view(new: &NewExecution, finish: &Finish, timing: &Timing, now_ms: i64) -> store::ExecutionRecord {
-    let mut record = store::ExecutionRecord {
+/// The record [`store::insert`] wrote for `new`.
+fn inserted_record(new: &NewExecution) -> store::ExecutionRecord {
+    store::ExecutionRecord {
         id: new.id.clone(),
         prompt_id: new.prompt_id.clone(),
         prompt_version_id: new.prompt_version_id.clone(),
@@ -365,22 +364,22 @@ fn recorded_view(new: &NewExecution, finish: &Finish, timing: &Timing, now_ms: i
         provider: new.provider.clone(),
         model_name: new.model_name.clone(),
         mode: new.mode.to_owned(),
-        status: String::new(),
+        status: new.status.to_owned(),
         prompt_kind: new.prompt_kind.to_owned(),
         rendered_prompt: Some(new.rendered_prompt.clone()),
         response_text: None,
         prompt_tokens: None,
         response_tokens: None,
-        provider_latency_ms: timing.provider_latency_ms,
-        total_latency_ms: Some(timing.total_latency_ms),
+        provider_latency_ms: None,
+        total_latency_ms: None,
         cost_nanos: None,
         correlation_id: new.correlation_id.clone(),
         idempotency_key: new.idempotency_key.clone(),
         request_hash: Some(new.request_hash.clone()),
         attempts: new.attempts,
         max_attempts: new.max_attempts,
-        lease_owner: None,
-        next_attempt_at: None,
+        lease_owner: new.lease_owner.clone(),
+        next_attempt_at: new.next_attempt_at,
         timeout_ms: Some(new.timeout_ms),
         error_type: None,
         error_message: None,
@@ -388,8 +387,20 @@ fn recorded_view(new: &NewExecution, finish: &Finish, timing: &Timing, now_ms: i
         trace_id: Some(new.trace_id.clone()),
         span_id: Some(new.span_id.clone()),
         created_at: new.created_at,
-        started_at: Some(new.created_at),
+        started_at: (new.status == "running").then_some(new.created_at),
+        completed_at: None,
+    }
+}
+
+/// The record `finish` wrote for the sync execution `new`.
+fn recorded_view(new: &NewExecution, finish: &Finish, timing: &Timing, now_ms: i64) -> store::ExecutionRecord {
+    let mut record = store::ExecutionRecord {
+        provider_latency_ms: timing.provider_latency_ms,
+        total_latency_ms: Some(timing.total_latency_ms),
+        lease_owner: None,
+        next_attempt_at: None,
         completed_at: Some(now_ms),
+        ..inserted_record(new)
     };
     match finish {
         Finish::Succeeded { response_text, prompt_tokens, response_tokens, cost_nanos } => {

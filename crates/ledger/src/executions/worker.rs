@@ -34,14 +34,12 @@ pub enum Processed {
 pub async fn process<H: Host>(host: &H, id: &str) -> Result<Processed, DbError> {
     let db = host.db();
     let owner = format!("worker:{}", host.ids().new_id());
-    if !store::claim(db, id, &owner, host.clock().now_ms(), LEASE_MARGIN_MS).await? {
+    let Some(claimed) = store::claim(db, id, &owner, host.clock().now_ms(), LEASE_MARGIN_MS).await? else {
         return Ok(Processed::NotClaimed);
-    }
+    };
     let started = Instant::now();
-    let execution =
-        store::get(db, id).await?.ok_or_else(|| DbError::Query(format!("claimed execution {id} vanished")))?;
-    let inputs = store::get_inputs(db, id).await?;
-    let params = inputs.as_ref().and_then(|i| i.params.as_object().cloned()).unwrap_or_default();
+    let execution = claimed.execution;
+    let params = claimed.params.as_object().cloned().unwrap_or_default();
     let rendered = execution.rendered_prompt.clone().unwrap_or_default();
     let rendered = if execution.prompt_kind == "chat" {
         Rendered::Chat(

@@ -231,19 +231,35 @@ pub async fn get_inputs<D: Db>(db: &D, id: &str) -> Result<Option<Inputs>, DbErr
         .transpose()
 }
 
+/// A run this caller took: the record as claimed, with its stored params.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub execution: ExecutionRecord,
+    pub params: Json,
+}
+
 /// Takes a queued, due execution: `queued` → `running` with a lease and one
-/// more attempt. Exactly one caller wins; returns whether it was this one.
-pub async fn claim<D: Db>(db: &D, id: &str, owner: &str, now_ms: i64, lease_ms: i64) -> Result<bool, DbError> {
-    let claimed = db
-        .execute(
-            "UPDATE executions SET status = 'running', attempts = attempts + 1, lease_owner = $2, \
-             lease_expires_at = $3 + COALESCE(timeout_ms, 60000) + $4, started_at = COALESCE(started_at, $3), \
-             updated_at = $3 \
-             WHERE id = $1 AND status = 'queued' AND COALESCE(next_attempt_at, 0) <= $3",
-            &[id.into(), owner.into(), now_ms.into(), lease_ms.into()],
-        )
-        .await?;
-    Ok(claimed == 1)
+/// more attempt. Exactly one caller wins and gets the record back from the
+/// same statement; everyone else gets `None`.
+pub async fn claim<D: Db>(
+    db: &D,
+    id: &str,
+    owner: &str,
+    now_ms: i64,
+    lease_ms: i64,
+) -> Result<Option<Claimed>, DbError> {
+    let sql = format!(
+        "UPDATE executions SET status = 'running', attempts = attempts + 1, lease_owner = $2, \
+         lease_expires_at = $3 + COALESCE(timeout_ms, 60000) + $4, started_at = COALESCE(started_at, $3), \
+         updated_at = $3 \
+         WHERE id = $1 AND status = 'queued' AND COALESCE(next_attempt_at, 0) <= $3 \
+         RETURNING {COLUMNS}, \
+         (SELECT i.params FROM execution_inputs i WHERE i.execution_id = executions.id) AS params"
+    );
+    let rows = db.query(&sql, &[id.into(), owner.into(), now_ms.into(), lease_ms.into()]).await?;
+    rows.first()
+        .map(|r| Ok(Claimed { execution: ExecutionRecord::from_row(r)?, params: r.json("params")? }))
+        .transpose()
 }
 
 /// Ids of queued executions that are due, oldest first.
