@@ -268,26 +268,6 @@ pub async fn run<H: Host>(
             PromptBody::Chat(m) => serde_json::to_string(m).ok(),
         },
     };
-    if !store::insert(host.db(), &new).await? {
-        // Another request took this key between our check and our insert.
-        let key = idempotency_key.as_deref().unwrap_or_default();
-        let existing = store::get_by_idempotency_key(host.db(), key)
-            .await?
-            .ok_or_else(|| ApiError::conflict("idempotency key is in use; retry"))?;
-        return replay(&existing, &request_hash);
-    }
-
-    if req.mode == Mode::Async {
-        if let Some(queue) = host.queue() {
-            // The row is committed: if this publish is lost, the beat claims the run.
-            if let Err(e) = queue.publish(QUEUE_CHANNEL, id.as_bytes()).await {
-                eprintln!("execution {id}: queue publish failed, the beat will pick it up: {e}");
-            }
-        }
-        // Built from what was just committed; no read back.
-        return Ok((StatusCode::ACCEPTED, view::execution(&inserted_record(&new))));
-    }
-
     let call = Call {
         provider,
         model_name: &model_name,
@@ -295,9 +275,39 @@ pub async fn run<H: Host>(
         params: &params,
         timeout: Duration::from_millis(timeout_ms as u64),
     };
-    let provider_started = Instant::now();
-    let outcome = providers::call(host.http(), host.config(), &call).await;
-    let provider_ms = provider_started.elapsed().as_millis() as i64;
+    let timed_call = async {
+        let provider_started = Instant::now();
+        let outcome = providers::call(host.http(), host.config(), &call).await;
+        (outcome, provider_started.elapsed().as_millis() as i64)
+    };
+    let (outcome, provider_ms) = if req.mode == Mode::Sync && idempotency_key.is_none() {
+        // Without a key nothing else can start this run, so the `running`
+        // record is written while the provider works: the write does not
+        // delay the call, and both commits still precede the response.
+        let (inserted, called) = futures::join!(store::insert(host.db(), &new), timed_call);
+        inserted?;
+        called
+    } else {
+        if !store::insert(host.db(), &new).await? {
+            // Another request took this key between our check and our insert.
+            let key = idempotency_key.as_deref().unwrap_or_default();
+            let existing = store::get_by_idempotency_key(host.db(), key)
+                .await?
+                .ok_or_else(|| ApiError::conflict("idempotency key is in use; retry"))?;
+            return replay(&existing, &request_hash);
+        }
+        if req.mode == Mode::Async {
+            if let Some(queue) = host.queue() {
+                // The row is committed: if this publish is lost, the beat claims the run.
+                if let Err(e) = queue.publish(QUEUE_CHANNEL, id.as_bytes()).await {
+                    eprintln!("execution {id}: queue publish failed, the beat will pick it up: {e}");
+                }
+            }
+            // Built from what was just committed; no read back.
+            return Ok((StatusCode::ACCEPTED, view::execution(&inserted_record(&new))));
+        }
+        timed_call.await
+    };
     let finish = finish_of(&outcome, &model, None);
     let timing =
         Timing { provider_latency_ms: Some(provider_ms), total_latency_ms: started.elapsed().as_millis() as i64 };
