@@ -36,10 +36,10 @@ async fn wait_ready(url: &str, timeout: Duration) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if let Ok(r) = client.get(url).send().await {
-            if r.status().as_u16() < 500 {
-                return Ok(());
-            }
+        if let Ok(r) = client.get(url).send().await
+            && r.status().as_u16() < 500
+        {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

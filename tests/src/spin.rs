@@ -181,10 +181,10 @@ pub async fn start_with(
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(r) = client.get(format!("{base_url}/health")).send().await {
-            if r.status().is_success() {
-                break;
-            }
+        if let Ok(r) = client.get(format!("{base_url}/health")).send().await
+            && r.status().is_success()
+        {
+            break;
         }
         if Instant::now() > deadline {
             let log = std::fs::read_to_string(dir.join("spin.log")).unwrap_or_default();

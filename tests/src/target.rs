@@ -115,6 +115,7 @@ impl Database {
 }
 
 /// How requests reach the app.
+#[allow(clippy::large_enum_variant)] // A handful per test run.
 pub enum Transport {
     InProcess { host: NativeHost },
     Http { base_url: String, client: reqwest::Client },

@@ -221,7 +221,7 @@ impl Db for NativeDb {
 
 /// Transaction control and DDL go through the simple protocol.
 fn is_control(sql: &str) -> bool {
-    let head = sql.trim_start().split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+    let head = sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
     matches!(head.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK" | "CREATE" | "ALTER" | "DROP" | "PRAGMA")
 }
 

@@ -28,7 +28,9 @@ macro_rules! migration {
     };
 }
 
+// The numbers are written as in the file names, which `stringify!` builds.
 #[rustfmt::skip]
+#[allow(clippy::zero_prefixed_literal)]
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 0001, "init"),
     migration!("postgres", 0002, "seed_model_prices"),
@@ -37,6 +39,7 @@ const POSTGRES: &[Migration] = &[
 ];
 
 #[rustfmt::skip]
+#[allow(clippy::zero_prefixed_literal)]
 const SQLITE: &[Migration] = &[
     migration!("sqlite", 0001, "init"),
     migration!("sqlite", 0002, "seed_model_prices"),

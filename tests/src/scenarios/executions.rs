@@ -58,7 +58,7 @@ pub async fn sync_run_records_the_ledger(app: &TestApp) {
     assert_eq!(r.json["span"]["trace_id"], r.json["trace_id"]);
     assert_eq!(r.json["span"]["status"], "ok");
     assert_eq!(r.json["span"]["prompt_tokens"], 5);
-    assert_eq!(r.text().contains("sk-test"), false, "provider keys never appear in records");
+    assert!(!r.text().contains("sk-test"), "provider keys never appear in records");
 }
 
 pub async fn traceparent_places_the_execution_in_a_trace(app: &TestApp) {

@@ -33,12 +33,11 @@ async fn run<H: Host>(host: &H, req: &ApiRequest, who: &Principal) -> ApiResult<
     let body: RunRequest = super::request::parse_json(&req.body)?;
     let (status, body) = run::run(host, body, &raw, req.header("idempotency-key"), req.header("traceparent")).await?;
     let mut response = response::json(status, &body);
-    if status == StatusCode::ACCEPTED {
-        if let Some(id) = body["execution_id"].as_str() {
-            if let Ok(location) = http::HeaderValue::from_str(&format!("/v1/executions/{id}")) {
-                response.headers_mut().insert(http::header::LOCATION, location);
-            }
-        }
+    if status == StatusCode::ACCEPTED
+        && let Some(id) = body["execution_id"].as_str()
+        && let Ok(location) = http::HeaderValue::from_str(&format!("/v1/executions/{id}"))
+    {
+        response.headers_mut().insert(http::header::LOCATION, location);
     }
     Ok(response)
 }
@@ -75,10 +74,10 @@ async fn list<H: Host>(host: &H, req: &ApiRequest, who: &Principal) -> ApiResult
     }
     let after = cursor::time_and_id(req)?;
     let status = req.query_param("status").map(str::to_owned);
-    if let Some(s) = &status {
-        if !["queued", "running", "succeeded", "failed", "canceled"].contains(&s.as_str()) {
-            return Err(ApiError::invalid("status", "must be queued, running, succeeded, failed or canceled"));
-        }
+    if let Some(s) = &status
+        && !["queued", "running", "succeeded", "failed", "canceled"].contains(&s.as_str())
+    {
+        return Err(ApiError::invalid("status", "must be queued, running, succeeded, failed or canceled"));
     }
     let filter = ListFilter {
         prompt_name: req.query_param("prompt").or(req.query_param("prompt_name")).map(str::to_owned),

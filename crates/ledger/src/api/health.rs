@@ -84,8 +84,7 @@ fn elapsed_ms(started: Instant) -> f64 {
 
 /// Scheme and host of a base URL, never its path or credentials.
 fn origin(url: &str) -> Json {
-    let rest = url.split_once("://").map(|(scheme, rest)| (scheme, rest));
-    match rest {
+    match url.split_once("://") {
         Some((scheme, rest)) => {
             let authority = rest.split('/').next().unwrap_or_default();
             let host = authority.rsplit('@').next().unwrap_or_default();

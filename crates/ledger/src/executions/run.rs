@@ -211,10 +211,10 @@ pub async fn run<H: Host>(
         }
         super::canonical_hash(&hashed)
     };
-    if let Some(key) = &idempotency_key {
-        if let Some(existing) = store::get_by_idempotency_key(host.db(), key).await? {
-            return replay(&existing, &request_hash);
-        }
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = store::get_by_idempotency_key(host.db(), key).await?
+    {
+        return replay(&existing, &request_hash);
     }
 
     let version = resolve(host, &req).await?;
