@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
         // A stored key, so authentication does the real database lookup.
         let key = app.key_with_scope("admin").await;
         match suite.as_str() {
-            "foundation" => foundation(&base, &key, pid, opts.seconds).await,
+            "foundation" => foundation(&base, &key, &client, pid, opts.seconds).await?,
             "registry" => registry(&base, &key, &client, pid, opts.seconds).await?,
             "executions" => executions(&base, &key, &client, pid, &opts).await?,
             "lineage" => lineage(&app, &base, &key, &client, pid, opts.seconds).await?,
@@ -139,7 +139,13 @@ fn spin_version() -> String {
         .unwrap_or_default()
 }
 
-async fn foundation(base: &str, key: &str, pid: Option<u32>, seconds: u64) {
+async fn foundation(
+    base: &str,
+    key: &str,
+    client: &reqwest::Client,
+    pid: Option<u32>,
+    seconds: u64,
+) -> anyhow::Result<()> {
     header("Foundation");
     let url = format!("{base}/v1/models");
     measure("GET /v1/models without a key (401: floor)", pid, seconds, Arc::new(move |_| Target::get(url.clone())))
@@ -147,14 +153,33 @@ async fn foundation(base: &str, key: &str, pid: Option<u32>, seconds: u64) {
     let url = format!("{base}/health");
     measure("GET /health", pid, seconds, Arc::new(move |_| Target::get(url.clone()))).await;
     let url = format!("{base}/v1/models");
-    let key = key.to_owned();
+    let k = key.to_owned();
     measure(
-        "GET /v1/models (stored key)",
+        "GET /v1/models (stored key, one query)",
         pid,
         seconds,
-        Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &key)),
+        Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &k)),
     )
     .await;
+    let name = bench_prompt(client, base, key).await?;
+    let url = format!("{base}/v1/prompts/{name}");
+    let k = key.to_owned();
+    measure(
+        "GET /v1/prompts/{name} (stored key, cached)",
+        pid,
+        seconds,
+        Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &k)),
+    )
+    .await;
+    Ok(())
+}
+
+/// A new prompt with three variables; returns its name.
+async fn bench_prompt(client: &reqwest::Client, base: &str, key: &str) -> anyhow::Result<String> {
+    let name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let template = "Summarise {{ topic }} for {{ audience }} in {{ n }} bullet points.";
+    create_prompt(client, base, key, json!({ "name": name, "template": template })).await?;
+    Ok(name)
 }
 
 async fn registry(
@@ -165,14 +190,7 @@ async fn registry(
     seconds: u64,
 ) -> anyhow::Result<()> {
     header("Registry");
-    let name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    create_prompt(
-        client,
-        base,
-        key,
-        json!({ "name": name, "template": "Summarise {{ topic }} for {{ audience }} in {{ n }} bullet points." }),
-    )
-    .await?;
+    let name = bench_prompt(client, base, key).await?;
     let url = format!("{base}/v1/prompts/{name}");
     let k = key.to_owned();
     measure(
