@@ -152,26 +152,22 @@ async fn foundation(
         .await;
     let url = format!("{base}/health");
     measure("GET /health", pid, seconds, Arc::new(move |_| Target::get(url.clone()))).await;
-    let url = format!("{base}/v1/models");
-    let k = key.to_owned();
-    measure(
-        "GET /v1/models (stored key, one query)",
-        pid,
-        seconds,
-        Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &k)),
-    )
-    .await;
+    measure("GET /v1/models (stored key, one query)", pid, seconds, keyed_get(format!("{base}/v1/models"), key)).await;
     let name = bench_prompt(client, base, key).await?;
-    let url = format!("{base}/v1/prompts/{name}");
-    let k = key.to_owned();
     measure(
         "GET /v1/prompts/{name} (stored key, cached)",
         pid,
         seconds,
-        Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &k)),
+        keyed_get(format!("{base}/v1/prompts/{name}"), key),
     )
     .await;
     Ok(())
+}
+
+/// The same authenticated GET, again and again.
+fn keyed_get(url: String, key: &str) -> Arc<dyn Fn(usize) -> Target + Send + Sync> {
+    let key = key.to_owned();
+    Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &key))
 }
 
 /// A new prompt with three variables; returns its name.
@@ -191,15 +187,7 @@ async fn registry(
 ) -> anyhow::Result<()> {
     header("Registry");
     let name = bench_prompt(client, base, key).await?;
-    let url = format!("{base}/v1/prompts/{name}");
-    let k = key.to_owned();
-    measure(
-        "GET /v1/prompts/{name}",
-        pid,
-        seconds,
-        Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &k)),
-    )
-    .await;
+    measure("GET /v1/prompts/{name}", pid, seconds, keyed_get(format!("{base}/v1/prompts/{name}"), key)).await;
     let url = format!("{base}/v1/prompts/{name}:render");
     let k = key.to_owned();
     let body = json!({ "variables": { "topic": "tides", "audience": "children", "n": 3 } });
@@ -455,15 +443,8 @@ async fn lineage(
         let (_, status, body) = load::once(client, &t).await;
         anyhow::ensure!(status < 300, "ingest failed: {status} {body}");
     }
-    let url = format!("{base}/v1/traces/{trace_id}");
-    let k = key.to_owned();
-    measure(
-        "GET /v1/traces/{id} (1,000 spans)",
-        pid,
-        seconds,
-        Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &k)),
-    )
-    .await;
+    measure("GET /v1/traces/{id} (1,000 spans)", pid, seconds, keyed_get(format!("{base}/v1/traces/{trace_id}"), key))
+        .await;
 
     // Analytics over 1,000,000 executions seeded straight into PostgreSQL.
     seed_executions(app, 1_000_000).await?;
@@ -485,13 +466,11 @@ async fn lineage(
         "\nrollups for 1,000,000 executions folded in {:.1} s over {passes} beat passes",
         fold_started.elapsed().as_secs_f64()
     );
-    let url = format!("{base}/v1/analytics/summary?since=0");
-    let k = key.to_owned();
     measure(
         "GET /v1/analytics/summary (1M executions)",
         pid,
         seconds,
-        Arc::new(move |_| Target::get(url.clone()).header("x-api-key", &k)),
+        keyed_get(format!("{base}/v1/analytics/summary?since=0"), key),
     )
     .await;
     Ok(())

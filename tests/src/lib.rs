@@ -16,13 +16,21 @@ pub const ADMIN_KEY: &str = "pl-test-admin-key";
 /// once on PostgreSQL (module `postgres`) and once on SQLite (`sqlite`).
 #[macro_export]
 macro_rules! both_backends {
+    // One thread per test: every request sees the same thread-local state,
+    // as requests to one Spin instance do.
+    (current_thread: $($name:ident),* $(,)?) => {
+        $crate::both_backends!(@tests (), $($name),*);
+    };
     ($($name:ident),* $(,)?) => {
+        $crate::both_backends!(@tests (flavor = "multi_thread", worker_threads = 2), $($name),*);
+    };
+    (@tests $args:tt, $($name:ident),*) => {
         mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test $args]
             async fn $name() { super::$name($crate::Backend::Postgres).await }
         )* }
         mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test $args]
             async fn $name() { super::$name($crate::Backend::Sqlite).await }
         )* }
     };

@@ -48,26 +48,4 @@ async fn checks_are_cached_until_they_age_out(backend: Backend) {
     app.finish().await;
 }
 
-// One thread per test, so every request sees the same per-instance memo,
-// as requests to one Spin instance do.
-mod postgres {
-    #[tokio::test]
-    async fn revocation_through_another_replica_applies_at_once() {
-        super::revocation_through_another_replica_applies_at_once(super::Backend::Postgres).await
-    }
-    #[tokio::test]
-    async fn checks_are_cached_until_they_age_out() {
-        super::checks_are_cached_until_they_age_out(super::Backend::Postgres).await
-    }
-}
-
-mod sqlite {
-    #[tokio::test]
-    async fn revocation_through_another_replica_applies_at_once() {
-        super::revocation_through_another_replica_applies_at_once(super::Backend::Sqlite).await
-    }
-    #[tokio::test]
-    async fn checks_are_cached_until_they_age_out() {
-        super::checks_are_cached_until_they_age_out(super::Backend::Sqlite).await
-    }
-}
+scenarios::both_backends!(current_thread: revocation_through_another_replica_applies_at_once, checks_are_cached_until_they_age_out);

@@ -52,7 +52,7 @@ impl SpinHost {
     pub fn new(config: Config) -> SpinHost {
         SpinHost {
             db: SpinDb::new(&config.database_url),
-            kv: SpinKv::default(),
+            kv: SpinKv,
             queue: config.has_redis().then(|| SpinQueue { url: config.redis_url.clone() }),
             http: SpinHttp,
             config,
@@ -93,19 +93,22 @@ impl Host for SpinHost {
 }
 
 /// The `default` key-value store (Spin's local store, or Redis through the
-/// runtime config), opened on first use and kept for the request.
-#[derive(Default)]
-pub struct SpinKv {
-    store: RefCell<Option<Rc<key_value::Store>>>,
+/// runtime config).
+pub struct SpinKv;
+
+thread_local! {
+    // Opening the store costs a host round trip (a PING with Redis), so an
+    // instance opens it once and keeps it for all its requests.
+    static KV_STORE: RefCell<Option<Rc<key_value::Store>>> = const { RefCell::new(None) };
 }
 
 impl SpinKv {
     async fn store(&self) -> Result<Rc<key_value::Store>, String> {
-        if let Some(store) = self.store.borrow().clone() {
+        if let Some(store) = KV_STORE.with_borrow(Option::clone) {
             return Ok(store);
         }
         let store = Rc::new(key_value::Store::open_default().await.map_err(|e| format!("{e:?}"))?);
-        *self.store.borrow_mut() = Some(store.clone());
+        KV_STORE.with_borrow_mut(|slot| *slot = Some(store.clone()));
         Ok(store)
     }
 }
@@ -129,14 +132,40 @@ pub struct SpinQueue {
     url: String,
 }
 
+thread_local! {
+    // Each open is a new TCP connection to Redis; an instance keeps one.
+    static REDIS: RefCell<Option<Rc<redis::Connection>>> = const { RefCell::new(None) };
+}
+
+impl SpinQueue {
+    async fn connection(&self, fresh: bool) -> Result<Rc<redis::Connection>, String> {
+        if !fresh && let Some(conn) = REDIS.with_borrow(Option::clone) {
+            return Ok(conn);
+        }
+        let conn = Rc::new(redis::Connection::open(&self.url).await.map_err(|e| format!("{e:?}"))?);
+        REDIS.with_borrow_mut(|slot| *slot = Some(conn.clone()));
+        Ok(conn)
+    }
+
+    /// Runs `op` on the kept connection, and once more on a new one should
+    /// the kept one have failed (Redis restarted, connection dropped).
+    async fn with_connection<T>(
+        &self,
+        op: impl AsyncFn(&redis::Connection) -> Result<T, redis::Error>,
+    ) -> Result<T, String> {
+        match op(&*self.connection(false).await?).await {
+            Ok(value) => Ok(value),
+            Err(_) => op(&*self.connection(true).await?).await.map_err(|e| format!("{e:?}")),
+        }
+    }
+}
+
 impl Queue for SpinQueue {
     async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), String> {
-        let conn = redis::Connection::open(&self.url).await.map_err(|e| format!("{e:?}"))?;
-        conn.publish(channel, payload).await.map_err(|e| format!("{e:?}"))
+        self.with_connection(async |conn| conn.publish(channel, payload).await).await
     }
 
     async fn ping(&self) -> Result<(), String> {
-        let conn = redis::Connection::open(&self.url).await.map_err(|e| format!("{e:?}"))?;
-        conn.execute("PING", []).await.map(drop).map_err(|e| format!("{e:?}"))
+        self.with_connection(async |conn| conn.execute("PING", []).await.map(drop)).await
     }
 }
