@@ -356,13 +356,15 @@ async fn drain_once(base: &str, key: &str, client: &reqwest::Client, beat: bool)
         let (client, url, k, body, counter) = (client.clone(), url.clone(), k.clone(), body.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
             while counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 1000 {
-                let r = client.post(&url).header("x-api-key", &k).json(&body).send().await;
-                assert!(r.map(|r| r.status().as_u16() == 202).unwrap_or(false), "enqueue failed");
+                let r = client.post(&url).header("x-api-key", &k).json(&body).send().await?;
+                let status = r.status().as_u16();
+                anyhow::ensure!(status == 202, "enqueue failed: {status} {}", r.text().await.unwrap_or_default());
             }
+            anyhow::Ok(())
         }));
     }
     for t in tasks {
-        t.await?;
+        t.await??;
     }
     let enqueue = started.elapsed().as_secs_f64();
     loop {

@@ -268,7 +268,7 @@ async fn a_stale_cache_write_after_a_change_is_never_served(backend: Backend) {
     app.post("/v1/prompts/race/versions", json!({ "template": "new" })).await;
 
     // The reader reads the generation and the database...
-    let generation = cache::generation(&reader.kv, &V7Ids, "race").await.expect("store works");
+    let generation = cache::generation(&reader, "race").await.expect("store works");
     let stale = registry::resolve_from_db(&reader.db, "race", &VersionSelector::Active).await.unwrap();
     assert_eq!(stale.version, 1);
     // ...the writer activates version 2 and returns...
@@ -334,6 +334,24 @@ scenarios::both_backends!(
     a_failing_store_falls_back_to_the_database,
     versions_resolve_by_id_after_their_prompt_is_archived,
 );
+
+/// Deployments on different PostgreSQL databases may share one Redis:
+/// their generations are kept apart, so neither reads the other's entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_sharing_a_store_keep_their_own_entries() {
+    let (a, b) = (TestApp::in_process(Backend::Postgres).await, TestApp::in_process(Backend::Postgres).await);
+    let a_host = a.replica().unwrap();
+    let mut b_host = b.replica().unwrap();
+    b_host.kv = a_host.kv.clone();
+    a.post("/v1/prompts", json!({ "name": "shared", "template": "from a" })).await;
+    b.post("/v1/prompts", json!({ "name": "shared", "template": "from b" })).await;
+    for _ in 0..2 {
+        assert_eq!(rendered_via(&a, &a_host, "shared", json!({})).await.json["rendered"], "from a");
+        assert_eq!(rendered_via(&b, &b_host, "shared", json!({})).await.json["rendered"], "from b");
+    }
+    a.finish().await;
+    b.finish().await;
+}
 
 struct ManualClock(Arc<AtomicI64>);
 

@@ -12,9 +12,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::ports::Host;
 use crate::store::api_keys;
 
-/// The generation of the stored keys (see [`crate::cache`]): moved after
-/// every key is created or revoked.
-const KEYS_GENERATION: &str = "pl:v1:api-keys-gen";
+/// The subject of the stored keys' generation (see [`crate::cache`]):
+/// moved after every key is created or revoked.
+const KEYS_GENERATION: &str = "api-keys-gen";
 
 thread_local! {
     /// Stored-key checks by key hash (`None`: no such active key), valid
@@ -97,7 +97,7 @@ pub async fn authenticate<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Prin
         return Ok(Principal { key_id: None, name: "bootstrap".into(), scope: Scope::Admin });
     }
     let now = host.clock().now_ms();
-    let generation = cache::shared_generation(host, KEYS_GENERATION).await;
+    let generation = cache::shared_generation(host, &cache::generation_key(host.config(), KEYS_GENERATION)).await;
     if let Some(generation) = &generation
         && let Some(checked) = CHECKED_KEYS.with_borrow(|memo| memo.get(&hash, generation, now))
     {
@@ -120,7 +120,7 @@ pub async fn authenticate<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Prin
 /// Makes earlier key checks unreachable: call after a key was created or
 /// revoked, before the request returns.
 pub async fn keys_changed<H: Host>(host: &H) {
-    cache::advance(host.kv(), host.ids(), KEYS_GENERATION).await;
+    cache::advance(host.kv(), host.ids(), &cache::generation_key(host.config(), KEYS_GENERATION)).await;
 }
 
 /// A new secret key: `pl_` and 256 bits of randomness in hex.

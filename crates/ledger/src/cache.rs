@@ -28,6 +28,9 @@
 
 use std::collections::HashMap;
 
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
 use crate::ports::{Host, Ids, Kv};
 
 /// Entries older than this are ignored, bounding staleness when a writer
@@ -38,6 +41,16 @@ pub const MAX_AGE_MS: i64 = 60_000;
 /// (entries from a clock far ahead are refused too).
 pub fn is_fresh(cached_at: i64, now_ms: i64) -> bool {
     now_ms.saturating_sub(cached_at) < MAX_AGE_MS && cached_at <= now_ms + MAX_AGE_MS
+}
+
+/// The key of a generation: `pl:v1:{database}:{subject}`, where
+/// `{database}` is a digest of the database URL, so deployments that share
+/// one Redis but not a database never read each other's generations.
+/// (Entries need no such prefix: they sit under generation tokens, which
+/// are unique.)
+pub fn generation_key(config: &Config, subject: &str) -> String {
+    let digest = Sha256::digest(config.database_url.as_bytes());
+    format!("pl:v1:{}:{subject}", hex::encode(&digest[..8]))
 }
 
 /// The current generation under `key` when caching may be used: the store

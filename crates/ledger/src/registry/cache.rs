@@ -2,7 +2,8 @@
 //! a generation per prompt (see [`crate::cache`] for why that is correct).
 //!
 //! Keys:
-//! - `pl:v1:prompt-gen:{name}` holds the prompt's current generation;
+//! - `pl:v1:{database}:prompt-gen:{name}` holds the prompt's current
+//!   generation (see [`crate::cache::generation_key`]);
 //! - `pl:v1:prompt:{name}:{generation}:{entry}` holds a resolved version
 //!   (`active`, `label:{label}` or `v:{number}`) or the prompt's view
 //!   (`view`, the body of `GET /v1/prompts/{name}`), with the time it was
@@ -19,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::{ResolvedVersion, VersionSelector};
 pub use crate::cache::MAX_AGE_MS;
 use crate::cache::{self as generations, Memo};
-use crate::ports::{Host, Ids, Kv};
+use crate::config::Config;
+use crate::ports::{Host, Kv};
 
 /// Whether [`super::resolve`] uses this cache; `false` makes every
 /// resolution one indexed query (the benchmark compares both through
@@ -34,8 +36,8 @@ thread_local! {
     static VIEWS: RefCell<Memo<Rc<[u8]>>> = RefCell::new(Memo::new(MEMO_CAPACITY));
 }
 
-fn generation_key(name: &str) -> String {
-    format!("pl:v1:prompt-gen:{name}")
+fn generation_key(config: &Config, name: &str) -> String {
+    generations::generation_key(config, &format!("prompt-gen:{name}"))
 }
 
 /// What a cache entry holds, named as its key's last part.
@@ -68,13 +70,13 @@ struct Entry<T> {
 /// The prompt's generation when the cache may be used: [`ENABLED`], and a
 /// store shared by every process; `None` otherwise.
 pub async fn usable_generation<H: Host>(host: &H, name: &str) -> Option<String> {
-    if ENABLED { generations::shared_generation(host, &generation_key(name)).await } else { None }
+    if ENABLED { generations::shared_generation(host, &generation_key(host.config(), name)).await } else { None }
 }
 
 /// The prompt's current generation, creating one when there is none;
 /// `None` when the store cannot be used.
-pub async fn generation<K: Kv>(kv: &K, ids: &dyn Ids, name: &str) -> Option<String> {
-    generations::generation(kv, ids, &generation_key(name)).await
+pub async fn generation<H: Host>(host: &H, name: &str) -> Option<String> {
+    generations::generation(host.kv(), host.ids(), &generation_key(host.config(), name)).await
 }
 
 async fn get_entry<K: Kv, T: DeserializeOwned>(kv: &K, key: &str, now_ms: i64) -> Option<(i64, T)> {
@@ -155,8 +157,9 @@ pub async fn put_view<K: Kv>(kv: &K, name: &str, generation: &str, body: &[u8], 
 /// committed and before it returns. `known` lists entries under the old
 /// generation to delete, to free space (the rest become unreachable and
 /// stay until the store evicts them).
-pub async fn invalidate<K: Kv>(kv: &K, ids: &dyn Ids, name: &str, known: &[EntryKind<'_>]) {
-    if let Some(old) = generations::advance(kv, ids, &generation_key(name)).await {
+pub async fn invalidate<H: Host>(host: &H, name: &str, known: &[EntryKind<'_>]) {
+    let kv = host.kv();
+    if let Some(old) = generations::advance(kv, host.ids(), &generation_key(host.config(), name)).await {
         for kind in known {
             // Best effort: a failed delete leaves an unreachable entry.
             let _ = kv.delete(&entry_key(name, &old, kind)).await;

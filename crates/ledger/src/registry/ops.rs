@@ -55,7 +55,7 @@ async fn invalidate<H: Host>(host: &H, prompt: &PromptRecord) {
     }
     let mut known: Vec<EntryKind> = selectors.iter().map(EntryKind::Version).collect();
     known.push(EntryKind::View);
-    cache::invalidate(host.kv(), host.ids(), &prompt.name, &known).await;
+    cache::invalidate(host, &prompt.name, &known).await;
 }
 
 fn new_version<H: Host>(
