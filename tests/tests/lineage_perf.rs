@@ -132,7 +132,7 @@ async fn trace_read_phases() {
         decode.push(read - in_driver);
 
         let started = Instant::now();
-        let (roots, _) = tree::build(spans);
+        let (roots, _) = tree::build(&spans);
         build.push(started.elapsed());
 
         let started = Instant::now();

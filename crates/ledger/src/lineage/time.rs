@@ -141,11 +141,28 @@ pub fn parse_query_ms(s: &str) -> Option<i64> {
 
 /// RFC 3339 in UTC with microseconds: `2024-05-01T10:00:00.250000Z`.
 pub fn format_us(us: i64) -> String {
-    let secs = us.div_euclid(US_PER_SEC);
-    let micros = us.rem_euclid(US_PER_SEC);
-    let (days, rem) = (secs.div_euclid(SECS_PER_DAY), secs.rem_euclid(SECS_PER_DAY));
-    let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    Rfc3339Us(us).to_string()
+}
+
+/// An instant in microseconds, displayed and serialized as [`format_us`]
+/// writes it, without an intermediate string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rfc3339Us(pub i64);
+
+impl std::fmt::Display for Rfc3339Us {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.div_euclid(US_PER_SEC);
+        let micros = self.0.rem_euclid(US_PER_SEC);
+        let (days, rem) = (secs.div_euclid(SECS_PER_DAY), secs.rem_euclid(SECS_PER_DAY));
+        let (year, month, day) = civil_from_days(days);
+        write!(f, "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    }
+}
+
+impl serde::Serialize for Rfc3339Us {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 pub fn format_ms(ms: i64) -> String {
@@ -246,6 +263,7 @@ mod tests {
     #[test]
     fn formats_round_trip() {
         assert_eq!(format_us(T + 250_000), "2024-05-01T10:00:00.250000Z");
+        assert_eq!(serde_json::to_string(&Rfc3339Us(T)).unwrap(), "\"2024-05-01T10:00:00.000000Z\"");
         assert_eq!(format_us(0), "1970-01-01T00:00:00.000000Z");
         for us in [0, 1, T, T + 123_456, 951_782_400_000_000, 4_102_444_799_999_999] {
             assert_eq!(parse_rfc3339_us(&format_us(us)), Some(us));

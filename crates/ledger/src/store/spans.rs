@@ -1,6 +1,8 @@
 //! `spans`: written in multi-row upserts, read back per trace with each
 //! span's execution and prompt version resolved in the same query.
 
+use serde_json::value::RawValue;
+
 use crate::lineage::span::SpanRecord;
 use crate::ports::{Db, DbError, Row, Value};
 
@@ -92,69 +94,90 @@ pub async fn upsert<D: Db>(db: &D, spans: &[SpanRecord], now_ms: i64) -> Result<
 }
 
 /// The execution a span records, when its `execution_id` names one.
+/// Fields are in alphabetical order, the order responses have always shown.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ExecutionLink {
     pub id: String,
-    pub status: String,
+    pub model: String,
     pub prompt_id: Option<String>,
     pub prompt_name: Option<String>,
     pub prompt_version_id: Option<String>,
-    pub version: Option<i64>,
     pub provider: String,
-    pub model: String,
+    pub status: String,
+    pub version: Option<i64>,
 }
 
+/// A span as read back. Its JSON columns stay text (checked, not parsed),
+/// since responses only pass them on.
 #[derive(Debug, Clone)]
 pub struct StoredSpan {
-    pub span: SpanRecord,
-    pub created_at: i64,
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub span_type: Option<String>,
+    pub service_name: Option<String>,
+    pub status: String,
+    pub started_at_us: i64,
+    pub ended_at_us: Option<i64>,
+    pub execution_id: Option<String>,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    /// JSON text as stored; see [`crate::lineage::span::StoredPayload`].
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub attributes: Box<RawValue>,
+    pub events: Box<RawValue>,
     pub execution: Option<ExecutionLink>,
 }
 
 impl StoredSpan {
-    fn from_row(r: &Row) -> Result<Self, DbError> {
-        let execution = match r.opt_str("e_id")? {
-            None => None,
-            Some(id) => Some(ExecutionLink {
-                id,
-                status: r.str("e_status")?,
-                prompt_id: r.opt_str("e_prompt_id")?,
-                prompt_name: r.opt_str("e_prompt_name")?,
-                prompt_version_id: r.opt_str("e_prompt_version_id")?,
-                version: r.opt_i64("e_version")?,
-                provider: r.str("e_provider")?,
-                model: r.str("e_model")?,
-            }),
-        };
+    /// Moves the columns out of the row, in [`SELECT_WITH_EXECUTIONS`]
+    /// order so each lookup by name finds its column at once.
+    fn from_row(mut r: Row) -> Result<Self, DbError> {
         Ok(StoredSpan {
-            span: SpanRecord {
-                trace_id: r.str("trace_id")?,
-                span_id: r.str("span_id")?,
-                parent_span_id: r.opt_str("parent_span_id")?,
-                name: r.str("name")?,
-                span_type: r.opt_str("span_type")?,
-                service_name: r.opt_str("service_name")?,
-                status: r.opt_str("status")?.unwrap_or_else(|| "unset".into()),
-                started_at_us: r.opt_i64("started_at_us")?.unwrap_or_default(),
-                ended_at_us: r.opt_i64("ended_at_us")?,
-                execution_id: r.opt_str("execution_id")?,
-                model: r.opt_str("model")?,
-                prompt_tokens: r.opt_i64("prompt_tokens")?,
-                completion_tokens: r.opt_i64("completion_tokens")?,
-                input: r.opt_str("input")?,
-                output: r.opt_str("output")?,
-                attributes: r.json("attributes")?,
-                events: r.json("events")?,
-            },
-            created_at: r.i64("created_at")?,
-            execution,
+            trace_id: r.take_str("trace_id")?,
+            span_id: r.take_str("span_id")?,
+            parent_span_id: r.take_opt_str("parent_span_id")?,
+            name: r.take_str("name")?,
+            span_type: r.take_opt_str("span_type")?,
+            service_name: r.take_opt_str("service_name")?,
+            status: r.take_opt_str("status")?.unwrap_or_else(|| "unset".into()),
+            started_at_us: r.opt_i64("started_at_us")?.unwrap_or_default(),
+            ended_at_us: r.opt_i64("ended_at_us")?,
+            execution_id: r.take_opt_str("execution_id")?,
+            model: r.take_opt_str("model")?,
+            prompt_tokens: r.opt_i64("prompt_tokens")?,
+            completion_tokens: r.opt_i64("completion_tokens")?,
+            input: r.take_opt_str("input")?,
+            output: r.take_opt_str("output")?,
+            attributes: r.take_raw_json("attributes")?,
+            events: r.take_raw_json("events")?,
+            execution: ExecutionLink::from_row(&mut r)?,
         })
+    }
+}
+
+impl ExecutionLink {
+    fn from_row(r: &mut Row) -> Result<Option<Self>, DbError> {
+        let Some(id) = r.take_opt_str("e_id")? else { return Ok(None) };
+        Ok(Some(ExecutionLink {
+            id,
+            status: r.take_str("e_status")?,
+            prompt_id: r.take_opt_str("e_prompt_id")?,
+            prompt_name: r.take_opt_str("e_prompt_name")?,
+            prompt_version_id: r.take_opt_str("e_prompt_version_id")?,
+            version: r.opt_i64("e_version")?,
+            provider: r.take_str("e_provider")?,
+            model: r.take_str("e_model")?,
+        }))
     }
 }
 
 const SELECT_WITH_EXECUTIONS: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.span_type, \
         s.service_name, s.status, s.started_at_us, s.ended_at_us, s.execution_id, s.model, s.prompt_tokens, \
-        s.completion_tokens, s.input, s.output, s.attributes, s.events, s.created_at, \
+        s.completion_tokens, s.input, s.output, s.attributes, s.events, \
         e.id AS e_id, e.status AS e_status, e.prompt_id AS e_prompt_id, \
         COALESCE(p.name, e.prompt_name) AS e_prompt_name, e.prompt_version_id AS e_prompt_version_id, \
         COALESCE(v.version, e.version) AS e_version, e.provider AS e_provider, e.model_name AS e_model \
@@ -167,7 +190,7 @@ const SELECT_WITH_EXECUTIONS: &str = "SELECT s.trace_id, s.span_id, s.parent_spa
 /// execution and prompt version (one query for the whole trace).
 pub async fn for_trace<D: Db>(db: &D, trace_id: &str, limit: i64) -> Result<Vec<StoredSpan>, DbError> {
     let sql = format!("{SELECT_WITH_EXECUTIONS} WHERE s.trace_id = $1 ORDER BY s.started_at_us, s.span_id LIMIT $2");
-    db.query(&sql, &[trace_id.into(), limit.into()]).await?.iter().map(StoredSpan::from_row).collect()
+    db.query(&sql, &[trace_id.into(), limit.into()]).await?.into_iter().map(StoredSpan::from_row).collect()
 }
 
 /// The spans that record one execution (usually one), by start time.
@@ -175,7 +198,7 @@ pub async fn for_execution<D: Db>(db: &D, execution_id: &str, limit: i64) -> Res
     let sql = format!(
         "{SELECT_WITH_EXECUTIONS} WHERE s.execution_id = $1 ORDER BY s.started_at_us, s.trace_id, s.span_id LIMIT $2"
     );
-    db.query(&sql, &[execution_id.into(), limit.into()]).await?.iter().map(StoredSpan::from_row).collect()
+    db.query(&sql, &[execution_id.into(), limit.into()]).await?.into_iter().map(StoredSpan::from_row).collect()
 }
 
 #[cfg(test)]
