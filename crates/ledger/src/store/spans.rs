@@ -6,9 +6,13 @@ use serde_json::value::RawValue;
 use crate::lineage::span::SpanRecord;
 use crate::ports::{Db, DbError, Row, Value};
 
-/// Rows per INSERT statement: 18 parameters each, far below both
-/// databases' parameter limits, and few round trips per batch.
+/// Rows per multi-row statement on small tables (trace summaries, rollups).
 pub const CHUNK: usize = 50;
+
+/// Spans per INSERT statement: a batch of up to 500 spans is written in one
+/// statement (one round trip, one plan), with 9,000 parameters, well below
+/// PostgreSQL's 65,535 and SQLite's 32,766.
+pub const SPANS_PER_INSERT: usize = 500;
 
 const INSERT_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, span_type, service_name, status, \
     started_at_us, ended_at_us, execution_id, model, prompt_tokens, completion_tokens, input, output, \
@@ -37,15 +41,13 @@ const ON_CONFLICT: &str = " ON CONFLICT (trace_id, span_id) DO UPDATE SET \
 
 /// `($1, ..., $w), ($w+1, ...)`: placeholders for `rows` rows of `width` values.
 pub(crate) fn values_placeholders(rows: usize, width: usize) -> String {
-    let mut sql = String::with_capacity(rows * width * 5);
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(rows * width * 7);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..width {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(r * width + c + 1).to_string());
+            let separator = if c > 0 { ", " } else { "" };
+            let _ = write!(sql, "{separator}${}", r * width + c + 1);
         }
         sql.push(')');
     }
@@ -59,8 +61,8 @@ pub(crate) fn in_list(from: usize, n: usize) -> String {
 
 /// Upserts spans in chunks. Call inside a transaction; no two spans of one
 /// call may share (trace_id, span_id).
-pub async fn upsert<D: Db>(db: &D, spans: &[SpanRecord], now_ms: i64) -> Result<(), DbError> {
-    for chunk in spans.chunks(CHUNK) {
+pub async fn upsert<D: Db>(db: &D, spans: &[&SpanRecord], now_ms: i64) -> Result<(), DbError> {
+    for chunk in spans.chunks(SPANS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO spans ({INSERT_COLUMNS}) VALUES {}{ON_CONFLICT}",
             values_placeholders(chunk.len(), INSERT_WIDTH)
