@@ -1,5 +1,7 @@
 //! `spans`: written in multi-row upserts, read back per trace with each
-//! span's execution and prompt version resolved in the same query.
+//! span's execution and prompt version resolved in one more query.
+
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::value::RawValue;
 
@@ -131,12 +133,14 @@ pub struct StoredSpan {
     pub output: Option<String>,
     pub attributes: Box<RawValue>,
     pub events: Box<RawValue>,
+    /// The execution `execution_id` names, when there is one.
     pub execution: Option<ExecutionLink>,
 }
 
 impl StoredSpan {
-    /// Moves the columns out of the row, in [`SELECT_WITH_EXECUTIONS`]
-    /// order so each lookup by name finds its column at once.
+    /// Moves the columns out of the row, in [`SPAN_COLUMNS`] order so each
+    /// lookup by name finds its column at once. The execution is filled in
+    /// later ([`with_executions`]).
     fn from_row(mut r: Row) -> Result<Self, DbError> {
         Ok(StoredSpan {
             trace_id: r.take_str("trace_id")?,
@@ -156,51 +160,76 @@ impl StoredSpan {
             output: r.take_opt_str("output")?,
             attributes: r.take_raw_json("attributes")?,
             events: r.take_raw_json("events")?,
-            execution: ExecutionLink::from_row(&mut r)?,
+            execution: None,
         })
     }
 }
 
 impl ExecutionLink {
-    fn from_row(r: &mut Row) -> Result<Option<Self>, DbError> {
-        let Some(id) = r.take_opt_str("e_id")? else { return Ok(None) };
-        Ok(Some(ExecutionLink {
-            id,
-            status: r.take_str("e_status")?,
-            prompt_id: r.take_opt_str("e_prompt_id")?,
-            prompt_name: r.take_opt_str("e_prompt_name")?,
-            prompt_version_id: r.take_opt_str("e_prompt_version_id")?,
-            version: r.opt_i64("e_version")?,
-            provider: r.take_str("e_provider")?,
-            model: r.take_str("e_model")?,
-        }))
+    fn from_row(mut r: Row) -> Result<Self, DbError> {
+        Ok(ExecutionLink {
+            id: r.take_str("id")?,
+            status: r.take_str("status")?,
+            prompt_id: r.take_opt_str("prompt_id")?,
+            prompt_name: r.take_opt_str("prompt_name")?,
+            prompt_version_id: r.take_opt_str("prompt_version_id")?,
+            version: r.opt_i64("version")?,
+            provider: r.take_str("provider")?,
+            model: r.take_str("model")?,
+        })
     }
 }
 
-const SELECT_WITH_EXECUTIONS: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.span_type, \
-        s.service_name, s.status, s.started_at_us, s.ended_at_us, s.execution_id, s.model, s.prompt_tokens, \
-        s.completion_tokens, s.input, s.output, s.attributes, s.events, \
-        e.id AS e_id, e.status AS e_status, e.prompt_id AS e_prompt_id, \
-        COALESCE(p.name, e.prompt_name) AS e_prompt_name, e.prompt_version_id AS e_prompt_version_id, \
-        COALESCE(v.version, e.version) AS e_version, e.provider AS e_provider, e.model_name AS e_model \
-    FROM spans s \
-    LEFT JOIN executions e ON e.id = s.execution_id \
-    LEFT JOIN prompt_versions v ON v.id = e.prompt_version_id \
-    LEFT JOIN prompts p ON p.id = e.prompt_id";
+const SPAN_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, span_type, service_name, status, \
+    started_at_us, ended_at_us, execution_id, model, prompt_tokens, completion_tokens, input, output, \
+    attributes, events";
 
-/// A trace's spans by start time, at most `limit`, each joined to its
-/// execution and prompt version (one query for the whole trace).
+/// A trace's spans by start time, at most `limit`, with their executions.
 pub async fn for_trace<D: Db>(db: &D, trace_id: &str, limit: i64) -> Result<Vec<StoredSpan>, DbError> {
-    let sql = format!("{SELECT_WITH_EXECUTIONS} WHERE s.trace_id = $1 ORDER BY s.started_at_us, s.span_id LIMIT $2");
-    db.query(&sql, &[trace_id.into(), limit.into()]).await?.into_iter().map(StoredSpan::from_row).collect()
+    let sql = format!("SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = $1 ORDER BY started_at_us, span_id LIMIT $2");
+    let rows = db.query(&sql, &[trace_id.into(), limit.into()]).await?;
+    with_executions(db, rows.into_iter().map(StoredSpan::from_row).collect::<Result<_, _>>()?).await
 }
 
 /// The spans that record one execution (usually one), by start time.
 pub async fn for_execution<D: Db>(db: &D, execution_id: &str, limit: i64) -> Result<Vec<StoredSpan>, DbError> {
     let sql = format!(
-        "{SELECT_WITH_EXECUTIONS} WHERE s.execution_id = $1 ORDER BY s.started_at_us, s.trace_id, s.span_id LIMIT $2"
+        "SELECT {SPAN_COLUMNS} FROM spans WHERE execution_id = $1 ORDER BY started_at_us, trace_id, span_id LIMIT $2"
     );
-    db.query(&sql, &[execution_id.into(), limit.into()]).await?.into_iter().map(StoredSpan::from_row).collect()
+    let rows = db.query(&sql, &[execution_id.into(), limit.into()]).await?;
+    with_executions(db, rows.into_iter().map(StoredSpan::from_row).collect::<Result<_, _>>()?).await
+}
+
+/// Execution ids per lookup query.
+const EXECUTIONS_PER_QUERY: usize = 500;
+
+/// Fills in the execution (and prompt version) each span names, with one
+/// query per 500 distinct executions, none when no span names one. Joining
+/// the executions into the spans query instead cost every span eight more
+/// columns and the query a four-table plan, though most spans name none.
+async fn with_executions<D: Db>(db: &D, mut spans: Vec<StoredSpan>) -> Result<Vec<StoredSpan>, DbError> {
+    let ids: BTreeSet<&str> = spans.iter().filter_map(|s| s.execution_id.as_deref()).collect();
+    let ids: Vec<Value> = ids.into_iter().map(Value::from).collect();
+    let mut links: HashMap<String, ExecutionLink> = HashMap::new();
+    for chunk in ids.chunks(EXECUTIONS_PER_QUERY) {
+        let sql = format!(
+            "SELECT e.id, e.status, e.prompt_id, COALESCE(p.name, e.prompt_name) AS prompt_name, \
+                e.prompt_version_id, COALESCE(v.version, e.version) AS version, e.provider, e.model_name AS model \
+             FROM executions e \
+             LEFT JOIN prompt_versions v ON v.id = e.prompt_version_id \
+             LEFT JOIN prompts p ON p.id = e.prompt_id \
+             WHERE e.id IN ({})",
+            in_list(1, chunk.len())
+        );
+        for row in db.query(&sql, chunk).await? {
+            let link = ExecutionLink::from_row(row)?;
+            links.insert(link.id.clone(), link);
+        }
+    }
+    for span in &mut spans {
+        span.execution = span.execution_id.as_ref().and_then(|id| links.get(id)).cloned();
+    }
+    Ok(spans)
 }
 
 #[cfg(test)]
