@@ -1,4 +1,4 @@
-//! `spans`: written in multi-row upserts, read back per trace with each
+//! `spans`: written a batch per statement, read back per trace with each
 //! span's execution and prompt version resolved in one more query.
 
 use std::collections::{BTreeSet, HashMap};
@@ -6,20 +6,14 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::value::RawValue;
 
 use crate::lineage::span::SpanRecord;
-use crate::ports::{Db, DbError, Row, Value};
+use crate::ports::{Db, DbError, Dialect, Row, Value};
 
 /// Rows per multi-row statement on small tables (trace summaries, rollups).
 pub const CHUNK: usize = 50;
 
-/// Spans per INSERT statement: a batch of up to 500 spans is written in one
-/// statement (one round trip, one plan), with 9,000 parameters, well below
-/// PostgreSQL's 65,535 and SQLite's 32,766.
-pub const SPANS_PER_INSERT: usize = 500;
-
 const INSERT_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, span_type, service_name, status, \
     started_at_us, ended_at_us, execution_id, model, prompt_tokens, completion_tokens, input, output, \
     attributes, events, created_at";
-const INSERT_WIDTH: usize = 18;
 
 /// A re-sent span replaces its name, status, times, attributes and events;
 /// optional fields it leaves out keep their stored values. `created_at`
@@ -61,40 +55,101 @@ pub(crate) fn in_list(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Upserts spans in chunks. Call inside a transaction; no two spans of one
-/// call may share (trace_id, span_id).
+/// Upserts spans in one statement. Call inside a transaction; no two spans
+/// of one call may share (trace_id, span_id).
+///
+/// The rows travel as one JSON array that the database expands into rows:
+/// one parameter to bind and a small plan, where a VALUES list had 18
+/// parameters a span for PostgreSQL to parse and type one by one.
 pub async fn upsert<D: Db>(db: &D, spans: &[&SpanRecord], now_ms: i64) -> Result<(), DbError> {
-    for chunk in spans.chunks(SPANS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO spans ({INSERT_COLUMNS}) VALUES {}{ON_CONFLICT}",
-            values_placeholders(chunk.len(), INSERT_WIDTH)
-        );
-        let mut params = Vec::with_capacity(chunk.len() * INSERT_WIDTH);
-        for s in chunk {
-            params.extend([
-                Value::from(&s.trace_id),
-                Value::from(&s.span_id),
-                s.parent_span_id.as_deref().into(),
-                Value::from(&s.name),
-                s.span_type.as_deref().into(),
-                s.service_name.as_deref().into(),
-                Value::from(&s.status),
-                s.started_at_us.into(),
-                s.ended_at_us.into(),
-                s.execution_id.as_deref().into(),
-                s.model.as_deref().into(),
-                s.prompt_tokens.into(),
-                s.completion_tokens.into(),
-                s.input.as_deref().into(),
-                s.output.as_deref().into(),
-                Value::Json(s.attributes.to_string()),
-                Value::Json(s.events.to_string()),
-                now_ms.into(),
-            ]);
-        }
-        db.execute(&sql, &params).await?;
-    }
+    let rows: Vec<SpanRow<'_>> = spans.iter().map(|s| SpanRow::from(*s)).collect();
+    let rows = serde_json::to_string(&rows).map_err(|e| DbError::Query(format!("cannot encode spans: {e}")))?;
+    db.execute(&upsert_sql(db.dialect()), &[Value::Text(rows), now_ms.into()]).await?;
     Ok(())
+}
+
+/// One span as a JSON array, in [`INSERT_COLUMNS`] order up to `events`.
+/// Attributes and events travel as JSON text inside a string, so SQLite
+/// stores the very text serde_json wrote.
+#[derive(serde::Serialize)]
+struct SpanRow<'a>(
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    i64,
+    Option<i64>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<i64>,
+    Option<i64>,
+    Option<&'a str>,
+    Option<&'a str>,
+    String,
+    String,
+);
+
+impl<'a> From<&'a SpanRecord> for SpanRow<'a> {
+    fn from(s: &'a SpanRecord) -> Self {
+        SpanRow(
+            &s.trace_id,
+            &s.span_id,
+            s.parent_span_id.as_deref(),
+            &s.name,
+            s.span_type.as_deref(),
+            s.service_name.as_deref(),
+            &s.status,
+            s.started_at_us,
+            s.ended_at_us,
+            s.execution_id.as_deref(),
+            s.model.as_deref(),
+            s.prompt_tokens,
+            s.completion_tokens,
+            s.input.as_deref(),
+            s.output.as_deref(),
+            s.attributes.to_string(),
+            s.events.to_string(),
+        )
+    }
+}
+
+/// `INSERT ... SELECT` from the array in `$1`, with `$2` as `created_at`.
+/// Both dialects read elements with `->>`; they differ in how an array is
+/// expanded and in PostgreSQL's JSON columns needing a cast to jsonb.
+fn upsert_sql(dialect: Dialect) -> String {
+    let (rows, json_column): (&str, fn(usize) -> String) = match dialect {
+        Dialect::Postgres => ("jsonb_array_elements(CAST(CAST($1 AS TEXT) AS JSONB)) AS r(value)", |i| {
+            format!("CAST(r.value ->> {i} AS JSONB)")
+        }),
+        Dialect::Sqlite => ("json_each($1) AS r", |i| format!("r.value ->> {i}")),
+    };
+    let text = |i: usize| format!("r.value ->> {i}");
+    let integer = |i: usize| format!("CAST(r.value ->> {i} AS BIGINT)");
+    let values = [
+        text(0),
+        text(1),
+        text(2),
+        text(3),
+        text(4),
+        text(5),
+        text(6),
+        integer(7),
+        integer(8),
+        text(9),
+        text(10),
+        integer(11),
+        integer(12),
+        text(13),
+        text(14),
+        json_column(15),
+        json_column(16),
+        "$2".to_owned(),
+    ];
+    // `WHERE true`: SQLite needs a WHERE clause before ON CONFLICT in INSERT ... SELECT.
+    format!("INSERT INTO spans ({INSERT_COLUMNS}) SELECT {} FROM {rows} WHERE true{ON_CONFLICT}", values.join(", "))
 }
 
 /// The execution a span records, when its `execution_id` names one.
