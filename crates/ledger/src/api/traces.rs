@@ -36,7 +36,7 @@ pub async fn route<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &
 /// Stores a batch. Invalid spans are reported by index and the rest stored,
 /// unless the client asked for all-or-nothing.
 async fn ingest<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
-    let body: Json = req.json()?;
+    let body = req.json_value()?;
     let batch = ingest::parse_body(&body)?;
     let atomic = batch.atomic || req.query_bool("atomic")?;
     let refused = |message: String| {
