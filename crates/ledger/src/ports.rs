@@ -6,8 +6,6 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use serde_json::value::RawValue;
-
 /// SQL dialect of the connected database. Queries are written with `$1`
 /// placeholders for both; the SQLite adapters map them to `?1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,20 +205,10 @@ impl Row {
     pub fn json(&self, column: &str) -> Result<serde_json::Value, DbError> {
         match self.opt_str(column)? {
             None => Ok(serde_json::Value::Null),
-            Some(s) => serde_json::from_str(&s).map_err(|e| Self::invalid_json(column, &e)),
+            Some(s) => {
+                serde_json::from_str(&s).map_err(|e| DbError::Decode(format!("column `{column}`: invalid JSON: {e}")))
+            }
         }
-    }
-
-    /// A JSON column's text, checked but not parsed into a value, for
-    /// responses that pass it on as it is; NULL becomes `null`. Moved out of
-    /// the row as [`Self::take_opt_str`] does.
-    pub fn take_raw_json(&mut self, column: &str) -> Result<Box<RawValue>, DbError> {
-        let text = self.take_opt_str(column)?.unwrap_or_else(|| "null".to_owned());
-        RawValue::from_string(text).map_err(|e| Self::invalid_json(column, &e))
-    }
-
-    fn invalid_json(column: &str, e: &serde_json::Error) -> DbError {
-        DbError::Decode(format!("column `{column}`: invalid JSON: {e}"))
     }
 }
 
@@ -371,8 +359,8 @@ mod tests {
         let mut r = row();
         assert_eq!(r.take_str("id").unwrap(), "a");
         assert_eq!(r.opt_str("id").unwrap(), None);
-        assert_eq!(r.take_raw_json("doc").unwrap().get(), r#"{"k": [1]}"#);
-        assert_eq!(r.take_raw_json("doc").unwrap().get(), "null");
+        assert_eq!(r.take_opt_str("doc").unwrap().as_deref(), Some(r#"{"k": [1]}"#));
+        assert!(r.take_str("doc").is_err());
         assert!(r.take_str("n").is_err());
     }
 }

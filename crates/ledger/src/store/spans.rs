@@ -1,5 +1,5 @@
-//! `spans`: written a batch per statement, read back per trace with each
-//! span's execution and prompt version resolved in one more query.
+//! `spans`: written a batch per statement, read back a hundred to a row,
+//! with each span's execution and prompt version resolved in one more query.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -166,8 +166,8 @@ pub struct ExecutionLink {
     pub version: Option<i64>,
 }
 
-/// A span as read back. Its JSON columns stay text (checked, not parsed),
-/// since responses only pass them on.
+/// A span as read back. Its JSON columns are kept as JSON text, since
+/// responses only pass them on.
 #[derive(Debug, Clone)]
 pub struct StoredSpan {
     pub trace_id: String,
@@ -192,32 +192,61 @@ pub struct StoredSpan {
     pub execution: Option<ExecutionLink>,
 }
 
+/// One span as the read query writes it: a JSON array in [`SPAN_COLUMNS`]
+/// order.
+#[derive(serde::Deserialize)]
+struct SpanArray(
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Box<RawValue>,
+    Box<RawValue>,
+);
+
 impl StoredSpan {
-    /// Moves the columns out of the row, in [`SPAN_COLUMNS`] order so each
-    /// lookup by name finds its column at once. The execution is filled in
-    /// later ([`with_executions`]).
-    fn from_row(mut r: Row) -> Result<Self, DbError> {
+    fn from_array(a: SpanArray) -> Result<Self, DbError> {
         Ok(StoredSpan {
-            trace_id: r.take_str("trace_id")?,
-            span_id: r.take_str("span_id")?,
-            parent_span_id: r.take_opt_str("parent_span_id")?,
-            name: r.take_str("name")?,
-            span_type: r.take_opt_str("span_type")?,
-            service_name: r.take_opt_str("service_name")?,
-            status: r.take_opt_str("status")?.unwrap_or_else(|| "unset".into()),
-            started_at_us: r.opt_i64("started_at_us")?.unwrap_or_default(),
-            ended_at_us: r.opt_i64("ended_at_us")?,
-            execution_id: r.take_opt_str("execution_id")?,
-            model: r.take_opt_str("model")?,
-            prompt_tokens: r.opt_i64("prompt_tokens")?,
-            completion_tokens: r.opt_i64("completion_tokens")?,
-            input: r.take_opt_str("input")?,
-            output: r.take_opt_str("output")?,
-            attributes: r.take_raw_json("attributes")?,
-            events: r.take_raw_json("events")?,
+            trace_id: a.0,
+            span_id: a.1,
+            parent_span_id: a.2,
+            name: a.3,
+            span_type: a.4,
+            service_name: a.5,
+            status: a.6.unwrap_or_else(|| "unset".into()),
+            started_at_us: a.7.unwrap_or_default(),
+            ended_at_us: a.8,
+            execution_id: a.9,
+            model: a.10,
+            prompt_tokens: a.11,
+            completion_tokens: a.12,
+            input: a.13,
+            output: a.14,
+            attributes: canonical_json(&a.15)?,
+            events: canonical_json(&a.16)?,
             execution: None,
         })
     }
+}
+
+/// JSON as serde_json writes it (compact, keys sorted), as responses have
+/// always shown stored JSON: PostgreSQL writes jsonb with spaces and its
+/// own key order.
+fn canonical_json(raw: &RawValue) -> Result<Box<RawValue>, DbError> {
+    let invalid = |e: serde_json::Error| DbError::Decode(format!("stored JSON: {e}"));
+    serde_json::value::to_raw_value(&serde_json::from_str::<serde_json::Value>(raw.get()).map_err(invalid)?)
+        .map_err(invalid)
 }
 
 impl ExecutionLink {
@@ -239,20 +268,50 @@ const SPAN_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, span_type, 
     started_at_us, ended_at_us, execution_id, model, prompt_tokens, completion_tokens, input, output, \
     attributes, events";
 
+/// Spans per row read: Spin hands a component the rows of a result one
+/// at a time, at a cost per row far above decoding it, so the database
+/// packs spans into JSON arrays of this many. Bounded, so a row of spans
+/// with the largest fields stays far below Spin's 128 MiB per row.
+const SPANS_PER_ROW: usize = 100;
+
+/// Spans matching `filter` (on `$1`) in `order`, at most `$2`, as rows of
+/// JSON arrays of [`SPANS_PER_ROW`] spans, in order.
+fn spans_sql(dialect: Dialect, filter: &str, order: &str) -> String {
+    let aggregate = match dialect {
+        Dialect::Postgres => format!("CAST(json_agg(json_build_array({SPAN_COLUMNS}) ORDER BY {order}) AS TEXT)"),
+        Dialect::Sqlite => {
+            let columns = SPAN_COLUMNS.replace("attributes, events", "json(attributes), json(events)");
+            format!("json_group_array(json_array({columns}) ORDER BY {order})")
+        }
+    };
+    format!(
+        "SELECT {aggregate} AS spans FROM ( \
+            SELECT {SPAN_COLUMNS}, (ROW_NUMBER() OVER (ORDER BY {order}) - 1) / {SPANS_PER_ROW} AS page \
+            FROM spans WHERE {filter} ORDER BY {order} LIMIT $2 \
+         ) s GROUP BY page ORDER BY page"
+    )
+}
+
+async fn read<D: Db>(db: &D, filter: &str, order: &str, params: &[Value]) -> Result<Vec<StoredSpan>, DbError> {
+    let mut spans = Vec::new();
+    for mut row in db.query(&spans_sql(db.dialect(), filter, order), params).await? {
+        let page: Vec<SpanArray> =
+            serde_json::from_str(&row.take_str("spans")?).map_err(|e| DbError::Decode(format!("spans: {e}")))?;
+        for span in page {
+            spans.push(StoredSpan::from_array(span)?);
+        }
+    }
+    with_executions(db, spans).await
+}
+
 /// A trace's spans by start time, at most `limit`, with their executions.
 pub async fn for_trace<D: Db>(db: &D, trace_id: &str, limit: i64) -> Result<Vec<StoredSpan>, DbError> {
-    let sql = format!("SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = $1 ORDER BY started_at_us, span_id LIMIT $2");
-    let rows = db.query(&sql, &[trace_id.into(), limit.into()]).await?;
-    with_executions(db, rows.into_iter().map(StoredSpan::from_row).collect::<Result<_, _>>()?).await
+    read(db, "trace_id = $1", "started_at_us, span_id", &[trace_id.into(), limit.into()]).await
 }
 
 /// The spans that record one execution (usually one), by start time.
 pub async fn for_execution<D: Db>(db: &D, execution_id: &str, limit: i64) -> Result<Vec<StoredSpan>, DbError> {
-    let sql = format!(
-        "SELECT {SPAN_COLUMNS} FROM spans WHERE execution_id = $1 ORDER BY started_at_us, trace_id, span_id LIMIT $2"
-    );
-    let rows = db.query(&sql, &[execution_id.into(), limit.into()]).await?;
-    with_executions(db, rows.into_iter().map(StoredSpan::from_row).collect::<Result<_, _>>()?).await
+    read(db, "execution_id = $1", "started_at_us, trace_id, span_id", &[execution_id.into(), limit.into()]).await
 }
 
 /// Execution ids per lookup query.
