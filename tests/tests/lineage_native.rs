@@ -116,7 +116,7 @@ async fn spans_resolve_their_execution_and_prompt_version(backend: Backend) {
     assert_eq!(r.json["spans"][0]["execution"], expected);
     // And back: from an execution to the spans that record it.
     let spans = ledger::store::spans::for_execution(&db, &execution.id, 10).await.unwrap();
-    let found: Vec<(&str, &str)> = spans.iter().map(|s| (s.span.trace_id.as_str(), s.span.span_id.as_str())).collect();
+    let found: Vec<(&str, &str)> = spans.iter().map(|s| (s.trace_id.as_str(), s.span_id.as_str())).collect();
     assert_eq!(found, [(otlp_trace.as_str(), "00f067aa0ba902b7"), (trace.as_str(), "llm")]);
     app.finish().await;
 }

@@ -69,12 +69,15 @@ impl Db for SpinDb {
                 let conn = self.pg().await?;
                 let params: Vec<pg::ParameterValue> = params.iter().map(to_pg).collect();
                 let result = conn.query(sql, params).await.map_err(pg_error)?;
-                let columns: Rc<[String]> = result.columns().iter().map(|c| c.name.clone()).collect();
-                let n = columns.len();
-                let rows = result.collect().await.map_err(pg_error)?;
+                // The raw stream is read into one growing buffer and its values
+                // moved into rows, rather than copied out of a row per read.
+                let (columns, rows, done) = result.into_inner();
+                let columns: Rc<[String]> = columns.into_iter().map(|c| c.name).collect();
+                let rows = rows.collect().await;
+                done.await.map_err(|e| pg_error(e.into()))?;
                 Ok(rows
-                    .iter()
-                    .map(|row| Row::new(columns.clone(), (0..n).map(|i| from_pg(&row[i])).collect()))
+                    .into_iter()
+                    .map(|values| Row::new(columns.clone(), values.into_iter().map(from_pg).collect()))
                     .collect())
             }
             SpinDb::Sqlite { .. } => self.sqlite_rows(sql, params).await,
@@ -108,23 +111,28 @@ fn to_pg(v: &Value) -> pg::ParameterValue {
     }
 }
 
-fn from_pg(v: &pg::DbValue) -> Value {
+fn from_pg(v: pg::DbValue) -> Value {
     use pg::DbValue as D;
     match v {
         D::DbNull => Value::Null,
-        D::Boolean(b) => Value::Bool(*b),
-        D::Int8(i) => Value::Int((*i).into()),
-        D::Int16(i) => Value::Int((*i).into()),
-        D::Int32(i) => Value::Int((*i).into()),
-        D::Int64(i) => Value::Int(*i),
-        D::Timestamp(i) => Value::Int(*i),
-        D::Floating32(f) => Value::Real((*f).into()),
-        D::Floating64(f) => Value::Real(*f),
-        D::Str(s) | D::Uuid(s) | D::Decimal(s) => Value::Text(s.clone()),
-        D::Jsonb(bytes) => Value::Json(String::from_utf8_lossy(bytes).into_owned()),
-        D::Binary(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+        D::Boolean(b) => Value::Bool(b),
+        D::Int8(i) => Value::Int(i.into()),
+        D::Int16(i) => Value::Int(i.into()),
+        D::Int32(i) => Value::Int(i.into()),
+        D::Int64(i) => Value::Int(i),
+        D::Timestamp(i) => Value::Int(i),
+        D::Floating32(f) => Value::Real(f.into()),
+        D::Floating64(f) => Value::Real(f),
+        D::Str(s) | D::Uuid(s) | D::Decimal(s) => Value::Text(s),
+        D::Jsonb(bytes) => Value::Json(text(bytes)),
+        D::Binary(bytes) => Value::Text(text(bytes)),
         other => Value::Text(format!("{other:?}")),
     }
+}
+
+/// Bytes as text, kept in place when they are UTF-8 (as JSON from the host is).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn pg_error(e: pg::Error) -> DbError {

