@@ -237,35 +237,53 @@ async fn lineage_responses_byte_for_byte() {
     let mut out = Vec::new();
     for backend in [Backend::Postgres, Backend::Sqlite] {
         let app = TestApp::in_process(backend).await;
-        seed_linked_execution(&app.db.native()).await;
-        let mut record = |label: &str, r: scenarios::TestResponse| {
-            out.extend_from_slice(format!("== {backend:?} {label} {}\n", r.status).as_bytes());
-            out.extend_from_slice(&r.body);
-            out.push(b'\n');
-        };
-        record("prela", app.post("/v1/traces", prela_fixture()).await);
-        record("otlp", app.post("/v1/traces", otlp_fixture()).await);
-        record(
-            "bare",
-            app.post("/v1/spans", json!([{"trace_id": "bare", "span_id": "only", "name": "n", "started_at": 5}])).await,
-        );
-        record("deep", app.post("/v1/spans", deep_chain()).await);
-        app.db.native().execute("UPDATE spans SET input = 'not json {' WHERE span_id = 'b'", &[]).await.unwrap();
-        for path in [
-            "/v1/traces/golden",
-            "/v1/traces/0af7651916cd43dd8448eb211c80319c",
-            "/v1/traces/bare",
-            "/v1/traces/deep",
-            "/v1/traces/missing",
-            "/v1/traces?limit=10",
-            "/v1/traces?limit=1",
-            "/v1/traces?has_error=true&service=svc",
-        ] {
-            record(path, app.get(path).await);
-        }
+        record_responses(&app, &mut out).await;
         app.finish().await;
     }
     std::fs::write(&path, out).unwrap();
+}
+
+/// [`lineage_responses_byte_for_byte`] against `spin up` (the components
+/// built for wasm32-wasip2), to compare builds of the traces component.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes responses for comparison; run explicitly with LINEAGE_RESPONSES=path and a spin binary"]
+async fn lineage_responses_byte_for_byte_under_spin() {
+    let Ok(path) = std::env::var("LINEAGE_RESPONSES") else { return };
+    let mut out = Vec::new();
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let (app, _spin) = scenarios::spin::start(backend, &["health", "traces"]).await;
+        record_responses(&app, &mut out).await;
+        app.finish().await;
+    }
+    std::fs::write(&path, out).unwrap();
+}
+
+async fn record_responses(app: &TestApp, out: &mut Vec<u8>) {
+    seed_linked_execution(&app.db.native()).await;
+    let backend = app.backend();
+    let mut record = |label: &str, r: scenarios::TestResponse| {
+        out.extend_from_slice(format!("== {backend:?} {label} {}\n", r.status).as_bytes());
+        out.extend_from_slice(&r.body);
+        out.push(b'\n');
+    };
+    record("prela", app.post("/v1/traces", prela_fixture()).await);
+    record("otlp", app.post("/v1/traces", otlp_fixture()).await);
+    let bare = json!([{"trace_id": "bare", "span_id": "only", "name": "n", "started_at": 5}]);
+    record("bare", app.post("/v1/spans", bare).await);
+    record("deep", app.post("/v1/spans", deep_chain()).await);
+    app.db.native().execute("UPDATE spans SET input = 'not json {' WHERE span_id = 'b'", &[]).await.unwrap();
+    for path in [
+        "/v1/traces/golden",
+        "/v1/traces/0af7651916cd43dd8448eb211c80319c",
+        "/v1/traces/bare",
+        "/v1/traces/deep",
+        "/v1/traces/missing",
+        "/v1/traces?limit=10",
+        "/v1/traces?limit=1",
+        "/v1/traces?has_error=true&service=svc",
+    ] {
+        record(path, app.get(path).await);
+    }
 }
 
 async fn seed_linked_execution<D: Db>(db: &D) {
