@@ -197,24 +197,6 @@ async fn duplicate_deliveries_are_ignored(backend: Backend) {
     app.finish().await;
 }
 
-/// The Redis trigger delivers messages one at a time, so one message also
-/// runs the other due executions; their own messages then find them taken.
-async fn a_message_also_runs_other_due_executions(backend: Backend) {
-    let (app, _clock) = app_with_clock(backend, |_| {}).await;
-    let model = unique("echo");
-    let mut ids = Vec::new();
-    for _ in 0..5 {
-        ids.push(queue(&app, &model, json!({})).await);
-    }
-    assert_eq!(worker::handle_message(host(&app), ids[2].as_bytes()).await.unwrap(), Processed::Succeeded);
-    for id in &ids {
-        assert_eq!(record(&app, id).await.status, "succeeded");
-    }
-    assert_eq!(worker::handle_message(host(&app), ids[0].as_bytes()).await.unwrap(), Processed::NotClaimed);
-    assert_eq!(FakeProvider::shared().calls(&model), 5);
-    app.finish().await;
-}
-
 async fn async_runs_are_published_to_redis_for_the_worker(backend: Backend) {
     let (app, _clock) = app_with_clock(backend, |c| c.redis_url = redis_url()).await;
     let client = redis::Client::open(redis_url()).unwrap();
@@ -266,7 +248,6 @@ scenarios::both_backends!(
     a_crashed_worker_is_recovered_and_runs_once,
     concurrent_beats_run_each_execution_once,
     duplicate_deliveries_are_ignored,
-    a_message_also_runs_other_due_executions,
     async_runs_are_published_to_redis_for_the_worker,
     a_missing_provider_key_is_a_clear_422,
 );

@@ -99,26 +99,14 @@ pub async fn process<H: Host>(host: &H, id: &str) -> Result<Processed, DbError> 
     })
 }
 
-/// How long one message may keep the worker on other due runs.
-const MESSAGE_BUDGET: Duration = Duration::from_secs(2);
-
 /// What the Redis worker does with one message: the payload is an
 /// execution id; duplicates and stale messages are harmless no-ops.
-/// Spin's Redis trigger hands messages over one at a time, so after its own
-/// run a message also runs other due executions, several at once, for up to
-/// [`MESSAGE_BUDGET`]; the messages for those then find them claimed.
 ///
 /// # Errors
-/// Database errors on the message's own run (the beat recovers it later).
+/// Database errors (the beat recovers the run later).
 pub async fn handle_message<H: Host>(host: &H, payload: &[u8]) -> Result<Processed, DbError> {
     match std::str::from_utf8(payload).map(str::trim) {
-        Ok(id) if !id.is_empty() && id.len() <= 64 => {
-            let own = process(host, id).await;
-            if let Err(e) = run_due(host, MESSAGE_BUDGET).await {
-                eprintln!("worker: running other due executions failed: {e}");
-            }
-            own
-        }
+        Ok(id) if !id.is_empty() && id.len() <= 64 => process(host, id).await,
         _ => {
             eprintln!("worker: ignoring a message that is not an execution id ({} bytes)", payload.len());
             Ok(Processed::NotClaimed)
@@ -142,15 +130,11 @@ const CONCURRENCY: usize = 8;
 /// run due queued executions until `budget` is spent. Safe to run beside
 /// workers and other beats: every run is claimed atomically.
 pub async fn drain<H: Host>(host: &H, budget: Duration) -> Result<DrainReport, DbError> {
-    let leases = store::recover_expired_leases(host.db(), host.clock().now_ms()).await?;
-    Ok(DrainReport { leases, ..run_due(host, budget).await? })
-}
-
-/// Claims and runs due queued executions, [`CONCURRENCY`] at a time, until
-/// none is due or `budget` is spent.
-async fn run_due<H: Host>(host: &H, budget: Duration) -> Result<DrainReport, DbError> {
     let started = Instant::now();
-    let mut report = DrainReport::default();
+    let mut report = DrainReport {
+        leases: store::recover_expired_leases(host.db(), host.clock().now_ms()).await?,
+        ..Default::default()
+    };
     let forks: Vec<H> = (0..CONCURRENCY).map(|_| host.fork()).collect();
     while started.elapsed() < budget {
         let due = store::due(host.db(), host.clock().now_ms(), CONCURRENCY as i64).await?;
