@@ -132,40 +132,14 @@ pub struct SpinQueue {
     url: String,
 }
 
-thread_local! {
-    // Each open is a new TCP connection to Redis; an instance keeps one.
-    static REDIS: RefCell<Option<Rc<redis::Connection>>> = const { RefCell::new(None) };
-}
-
-impl SpinQueue {
-    async fn connection(&self, fresh: bool) -> Result<Rc<redis::Connection>, String> {
-        if !fresh && let Some(conn) = REDIS.with_borrow(Option::clone) {
-            return Ok(conn);
-        }
-        let conn = Rc::new(redis::Connection::open(&self.url).await.map_err(|e| format!("{e:?}"))?);
-        REDIS.with_borrow_mut(|slot| *slot = Some(conn.clone()));
-        Ok(conn)
-    }
-
-    /// Runs `op` on the kept connection, and once more on a new one should
-    /// the kept one have failed (Redis restarted, connection dropped).
-    async fn with_connection<T>(
-        &self,
-        op: impl AsyncFn(&redis::Connection) -> Result<T, redis::Error>,
-    ) -> Result<T, String> {
-        match op(&*self.connection(false).await?).await {
-            Ok(value) => Ok(value),
-            Err(_) => op(&*self.connection(true).await?).await.map_err(|e| format!("{e:?}")),
-        }
-    }
-}
-
 impl Queue for SpinQueue {
     async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), String> {
-        self.with_connection(async |conn| conn.publish(channel, payload).await).await
+        let conn = redis::Connection::open(&self.url).await.map_err(|e| format!("{e:?}"))?;
+        conn.publish(channel, payload).await.map_err(|e| format!("{e:?}"))
     }
 
     async fn ping(&self) -> Result<(), String> {
-        self.with_connection(async |conn| conn.execute("PING", []).await.map(drop)).await
+        let conn = redis::Connection::open(&self.url).await.map_err(|e| format!("{e:?}"))?;
+        conn.execute("PING", []).await.map(drop).map_err(|e| format!("{e:?}"))
     }
 }
