@@ -3,6 +3,7 @@
 
 mod db;
 mod host;
+mod idle;
 mod outbound;
 
 pub use db::SpinDb;

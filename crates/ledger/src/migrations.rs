@@ -36,6 +36,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 0002, "seed_model_prices"),
     migration!("postgres", 0003, "prompt_name_order"),
     migration!("postgres", 0005, "execution_prompt_kind"),
+    migration!("postgres", 0006, "trace_root"),
 ];
 
 #[rustfmt::skip]
@@ -45,6 +46,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 0002, "seed_model_prices"),
     migration!("sqlite", 0003, "prompt_name_order"),
     migration!("sqlite", 0005, "execution_prompt_kind"),
+    migration!("sqlite", 0006, "trace_root"),
 ];
 
 pub fn for_dialect(dialect: Dialect) -> &'static [Migration] {

@@ -146,8 +146,12 @@ struct TraceTree<'a> {
 }
 
 async fn get<H: Host>(host: &H, trace_id: &str) -> ApiResult<Response> {
-    let stored = trace_store::get(host.db(), trace_id).await?;
-    let mut spans = span_store::for_trace(host.db(), trace_id, MAX_TRACE_SPANS + 1).await?;
+    // Both reads are sent at once: on one connection they travel pipelined.
+    let (stored, spans) = futures::join!(
+        trace_store::get(host.db(), trace_id),
+        span_store::for_trace(host.db(), trace_id, MAX_TRACE_SPANS + 1)
+    );
+    let (stored, mut spans) = (stored?, spans?);
     if spans.is_empty() && stored.is_none() {
         return Err(ApiError::not_found(format!("no trace with id `{trace_id}`")));
     }

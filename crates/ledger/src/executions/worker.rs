@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use futures::future::{FutureExt, LocalBoxFuture};
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use serde_json::json;
 
@@ -32,11 +34,17 @@ pub enum Processed {
 /// Database errors; the run then stays `running` until its lease expires
 /// and the beat requeues it.
 pub async fn process<H: Host>(host: &H, id: &str) -> Result<Processed, DbError> {
-    let db = host.db();
     let owner = format!("worker:{}", host.ids().new_id());
-    let Some(claimed) = store::claim(db, id, &owner, host.clock().now_ms(), LEASE_MARGIN_MS).await? else {
-        return Ok(Processed::NotClaimed);
-    };
+    match store::claim(host.db(), id, &owner, host.clock().now_ms(), LEASE_MARGIN_MS).await? {
+        Some(claimed) => run_claimed(host, &owner, claimed).await,
+        None => Ok(Processed::NotClaimed),
+    }
+}
+
+/// Runs an execution `owner` claimed and records the result, unless the
+/// lease was taken over meanwhile.
+async fn run_claimed<H: Host>(host: &H, owner: &str, claimed: store::Claimed) -> Result<Processed, DbError> {
+    let db = host.db();
     let started = Instant::now();
     let execution = claimed.execution;
     let params = claimed.params.as_object().cloned().unwrap_or_default();
@@ -89,7 +97,7 @@ pub async fn process<H: Host>(host: &H, id: &str) -> Result<Processed, DbError> 
             "prompt_name": execution.prompt_name, "version": execution.version, "mode": "async", "attempts": execution.attempts,
         }),
     };
-    if !store::finish(db, id, &owner, now, &finish, &timing, &span).await? {
+    if !store::finish(db, &execution.id, owner, now, &finish, &timing, &span).await? {
         return Ok(Processed::LeaseLost);
     }
     Ok(match finish {
@@ -123,40 +131,58 @@ pub struct DrainReport {
     pub retrying: u64,
 }
 
-/// Runs at once per pass; each gets its own database connection.
-const CONCURRENCY: usize = 8;
+/// Runs in flight at once during a pass; each has its own database connection.
+const CONCURRENCY: usize = 16;
 
 /// The beat's execution work: requeue or fail runs whose lease expired, then
-/// run due queued executions until `budget` is spent. Safe to run beside
-/// workers and other beats: every run is claimed atomically.
+/// run due queued executions until `budget` is spent, keeping up to
+/// [`CONCURRENCY`] in flight: whenever half have finished, one statement
+/// claims as many more. Safe beside workers and other beats: every run is
+/// claimed atomically.
 pub async fn drain<H: Host>(host: &H, budget: Duration) -> Result<DrainReport, DbError> {
+    /// A claim and the runs are polled together: a run that holds a write
+    /// lock must go on while a claim waits for that lock.
+    enum Step {
+        Claimed(usize, Result<Vec<store::Claimed>, DbError>),
+        Ran(Result<Processed, DbError>),
+    }
     let started = Instant::now();
     let mut report = DrainReport {
         leases: store::recover_expired_leases(host.db(), host.clock().now_ms()).await?,
         ..Default::default()
     };
-    let forks: Vec<H> = (0..CONCURRENCY).map(|_| host.fork()).collect();
-    while started.elapsed() < budget {
-        let due = store::due(host.db(), host.clock().now_ms(), CONCURRENCY as i64).await?;
-        if due.is_empty() {
-            break;
+    let owner = format!("beat:{}", host.ids().new_id());
+    let mut steps: FuturesUnordered<LocalBoxFuture<'_, Step>> = FuturesUnordered::new();
+    let (mut running, mut claiming, mut exhausted) = (0, false, false);
+    loop {
+        if !claiming && !exhausted && running <= CONCURRENCY / 2 && started.elapsed() < budget {
+            let wanted = CONCURRENCY - running;
+            let now = host.clock().now_ms();
+            let claim = store::claim_due(host.db(), &owner, now, LEASE_MARGIN_MS, wanted as i64);
+            steps.push(claim.map(move |claimed| Step::Claimed(wanted, claimed)).boxed_local());
+            claiming = true;
         }
-        let results = futures::future::join_all(due.iter().zip(&forks).map(|(id, fork)| process(fork, id))).await;
-        for result in results {
-            match result? {
-                Processed::NotClaimed | Processed::LeaseLost => {}
-                Processed::Succeeded => {
-                    report.claimed += 1;
-                    report.succeeded += 1;
+        let Some(step) = steps.next().await else { break };
+        match step {
+            Step::Claimed(wanted, claimed) => {
+                let claimed = claimed?;
+                (claiming, exhausted) = (false, claimed.len() < wanted);
+                running += claimed.len();
+                for run in claimed {
+                    let (fork, owner) = (host.fork(), owner.as_str());
+                    steps.push(async move { Step::Ran(run_claimed(&fork, owner, run).await) }.boxed_local());
                 }
-                Processed::Failed => {
-                    report.claimed += 1;
-                    report.failed += 1;
-                }
-                Processed::Retrying => {
-                    report.claimed += 1;
-                    report.retrying += 1;
-                }
+            }
+            Step::Ran(result) => {
+                running -= 1;
+                let counter = match result? {
+                    Processed::NotClaimed | Processed::LeaseLost => continue,
+                    Processed::Succeeded => &mut report.succeeded,
+                    Processed::Failed => &mut report.failed,
+                    Processed::Retrying => &mut report.retrying,
+                };
+                *counter += 1;
+                report.claimed += 1;
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Batches of spans: recognising the format, validating span by span, and
-//! writing a batch in one transaction together with its traces' summaries.
+//! writing a batch atomically together with what it says about its traces.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value as Json;
 
@@ -11,7 +11,7 @@ use super::span::{self, Rejection, SpanRecord};
 use super::time::parse_json_time_us;
 use crate::error::ApiError;
 use crate::ports::{Db, DbError};
-use crate::store::{self, traces::TraceRow};
+use crate::store::{self, traces::TraceDelta};
 
 /// Most spans accepted in one request.
 pub const MAX_BATCH_SPANS: usize = 1_000;
@@ -166,12 +166,13 @@ fn collect(format: Format, trace: TraceFields, parsed: Vec<Result<SpanRecord, St
     Batch { format, trace, spans, accepted, rejected, atomic }
 }
 
-/// Writes spans and refreshes the summaries of the traces they belong to,
-/// in one transaction. `trace` carries explicit trace-level fields (they
-/// apply to `trace.trace_id` only). Returns the touched trace ids, sorted.
+/// Writes spans and folds what they say into their traces' summaries, all
+/// or nothing. `trace` carries explicit trace-level fields (they apply to
+/// `trace.trace_id` only). Returns the touched trace ids, sorted.
 ///
-/// Safe under concurrent batches for the same trace: each batch locks its
-/// traces' rows first, so summaries are recomputed one batch at a time.
+/// Concurrent and repeated batches for one trace are safe: each folds only
+/// its own spans into the trace row, in ways that commute (see
+/// [`TraceDelta`]).
 ///
 /// # Errors
 /// Database errors; nothing is written then.
@@ -184,19 +185,6 @@ pub async fn write<D: Db>(
     if spans.is_empty() {
         return Ok(Vec::new());
     }
-    store::transaction(db, async || write_in_transaction(db, spans, trace, now_ms).await).await
-}
-
-/// [`write`] for callers already inside a transaction (an execution
-/// recording its own span together with its result, say).
-pub async fn write_in_transaction<D: Db>(
-    db: &D,
-    spans: &[SpanRecord],
-    trace: &TraceFields,
-    now_ms: i64,
-) -> Result<Vec<String>, DbError> {
-    let trace_ids: Vec<String> =
-        spans.iter().map(|s| s.trace_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     // Spans in key order, so concurrent batches also lock span rows in one order.
     let mut ordered: Vec<&SpanRecord> = spans.iter().collect();
     ordered.sort_by(|a, b| (&a.trace_id, &a.span_id).cmp(&(&b.trace_id, &b.span_id)));
@@ -207,53 +195,61 @@ pub async fn write_in_transaction<D: Db>(
         }
         same
     });
-    store::traces::lock(db, &trace_ids, now_ms).await?;
-    store::spans::upsert(db, &ordered, now_ms).await?;
-    let states = store::traces::states(db, &trace_ids).await?;
-    let rows: Vec<TraceRow> = states
-        .into_iter()
-        .map(|(stored, summary)| {
-            let explicit = (trace.trace_id.as_deref() == Some(stored.trace_id.as_str())).then_some(trace);
-            summarize(stored, &summary, explicit, now_ms)
-        })
-        .collect();
-    store::traces::upsert(db, &rows).await?;
-    Ok(trace_ids)
+    let deltas = deltas(&ordered, trace);
+    store::spans::write(db, &ordered, &deltas, now_ms).await?;
+    Ok(deltas.into_iter().map(|d| d.trace_id).collect())
 }
 
-/// A trace's summary from its spans, the explicit fields of this request and
-/// what was stored before. Bounds only widen and an error stays flagged, so
-/// batches arriving in any order end in the same summary.
-pub fn summarize(
-    stored: TraceRow,
-    spans: &store::traces::SpanSummary,
-    explicit: Option<&TraceFields>,
-    now_ms: i64,
-) -> TraceRow {
-    let explicit_status = explicit.and_then(|t| t.status.clone());
-    let has_error = stored.has_error || spans.error_spans > 0 || explicit_status.as_deref() == Some("error");
-    let status = if has_error {
-        "error".to_owned()
-    } else {
-        explicit_status.or(spans.root_status.clone()).or(stored.status).unwrap_or_else(|| "unset".into())
-    };
-    let min = |values: [Option<i64>; 3]| values.into_iter().flatten().min();
-    let max = |values: [Option<i64>; 3]| values.into_iter().flatten().max();
-    TraceRow {
-        service_name: explicit
-            .and_then(|t| t.service_name.clone())
-            .or(spans.root_service.clone())
-            .or(stored.service_name)
-            .or(spans.any_service.clone()),
-        name: spans.root_name.clone().or(stored.name),
-        status: Some(status),
-        has_error,
-        started_at_us: min([stored.started_at_us, spans.started_at_us, explicit.and_then(|t| t.started_at_us)]),
-        ended_at_us: max([stored.ended_at_us, spans.ended_at_us, explicit.and_then(|t| t.ended_at_us)]),
-        span_count: spans.span_count,
-        updated_at: now_ms,
-        ..stored
+/// What a batch says about each of its traces, sorted by trace id. A trace
+/// with an error span reads `error` whatever else is said of it.
+pub fn deltas(spans: &[&SpanRecord], trace: &TraceFields) -> Vec<TraceDelta> {
+    #[derive(Default)]
+    struct Seen<'a> {
+        has_error: bool,
+        started_at_us: Option<i64>,
+        ended_at_us: Option<i64>,
+        any_service: Option<&'a str>,
+        root: Option<&'a SpanRecord>,
     }
+    let mut by_trace: BTreeMap<&str, Seen<'_>> = BTreeMap::new();
+    for s in spans {
+        let seen = by_trace.entry(&s.trace_id).or_default();
+        seen.has_error |= s.status == "error";
+        seen.started_at_us = Some(seen.started_at_us.map_or(s.started_at_us, |t| t.min(s.started_at_us)));
+        seen.ended_at_us = seen.ended_at_us.max(s.ended_at_us);
+        seen.any_service = seen.any_service.max(s.service_name.as_deref());
+        let earlier = |r: &SpanRecord| (s.started_at_us, &s.span_id) < (r.started_at_us, &r.span_id);
+        if s.parent_span_id.is_none() && seen.root.is_none_or(earlier) {
+            seen.root = Some(s);
+        }
+    }
+    by_trace
+        .into_iter()
+        .map(|(trace_id, seen)| {
+            let explicit = (trace.trace_id.as_deref() == Some(trace_id)).then_some(trace);
+            let explicit_status = explicit.and_then(|t| t.status.clone());
+            let root = seen.root;
+            let has_error = seen.has_error || explicit_status.as_deref() == Some("error");
+            TraceDelta {
+                trace_id: trace_id.to_owned(),
+                service_name: explicit
+                    .and_then(|t| t.service_name.clone())
+                    .or_else(|| root.and_then(|r| r.service_name.clone()))
+                    .or_else(|| seen.any_service.map(str::to_owned)),
+                name: root.map(|r| r.name.clone()),
+                has_error,
+                status: if has_error {
+                    Some("error".to_owned())
+                } else {
+                    explicit_status.or_else(|| root.map(|r| r.status.clone()))
+                },
+                started_at_us: [seen.started_at_us, explicit.and_then(|t| t.started_at_us)].into_iter().flatten().min(),
+                ended_at_us: [seen.ended_at_us, explicit.and_then(|t| t.ended_at_us)].into_iter().flatten().max(),
+                root_started_at_us: root.map(|r| r.started_at_us),
+                root_span_id: root.map(|r| r.span_id.clone()),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -288,33 +284,44 @@ mod tests {
     }
 
     #[test]
-    fn summaries_only_widen() {
-        let stored = TraceRow {
-            trace_id: "t".into(),
-            service_name: None,
-            name: Some("old".into()),
-            status: Some("ok".into()),
-            has_error: true,
-            started_at_us: Some(5),
-            ended_at_us: Some(50),
-            span_count: 2,
-            created_at: 1,
-            updated_at: 1,
+    fn deltas_take_the_earliest_root_and_widen_bounds() {
+        let span = |trace: &str, id: &str, parent: Option<&str>, start: i64, status: &str| SpanRecord {
+            trace_id: trace.into(),
+            span_id: id.into(),
+            parent_span_id: parent.map(Into::into),
+            name: format!("n-{id}"),
+            span_type: None,
+            service_name: Some(format!("svc-{id}")),
+            status: status.into(),
+            started_at_us: start,
+            ended_at_us: Some(start + 10),
+            execution_id: None,
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            input: None,
+            output: None,
+            attributes: json!({}),
+            events: json!([]),
         };
-        let spans = store::traces::SpanSummary {
-            span_count: 3,
-            started_at_us: Some(10),
-            ended_at_us: Some(60),
-            root_name: None,
-            any_service: Some("svc".into()),
-            ..Default::default()
-        };
-        let t = summarize(stored, &spans, None, 9);
-        assert_eq!((t.started_at_us, t.ended_at_us, t.span_count), (Some(5), Some(60), 3));
+        let spans = [
+            span("t1", "b", None, 20, "ok"),
+            span("t1", "a", None, 20, "unset"),
+            span("t1", "c", Some("a"), 5, "error"),
+            span("t2", "x", Some("p"), 7, "ok"),
+        ];
+        let refs: Vec<&SpanRecord> = spans.iter().collect();
+        let explicit = TraceFields { trace_id: Some("t2".into()), status: Some("ok".into()), ..Default::default() };
+        let d = deltas(&refs, &explicit);
+        assert_eq!(d.len(), 2);
         assert_eq!(
-            (t.status.as_deref(), t.name.as_deref(), t.service_name.as_deref()),
-            (Some("error"), Some("old"), Some("svc"))
+            (d[0].trace_id.as_str(), d[0].name.as_deref(), d[0].status.as_deref()),
+            ("t1", Some("n-a"), Some("error"))
         );
-        assert_eq!((t.created_at, t.updated_at), (1, 9));
+        assert_eq!((d[0].root_started_at_us, d[0].root_span_id.as_deref()), (Some(20), Some("a")));
+        assert_eq!((d[0].started_at_us, d[0].ended_at_us, d[0].has_error), (Some(5), Some(30), true));
+        assert_eq!(d[0].service_name.as_deref(), Some("svc-a"));
+        assert_eq!((d[1].name.as_deref(), d[1].root_span_id.as_deref()), (None, None));
+        assert_eq!((d[1].status.as_deref(), d[1].service_name.as_deref()), (Some("ok"), Some("svc-x")));
     }
 }

@@ -4,6 +4,7 @@
 
 use serde_json::Value as Json;
 
+use super::traces::{self, TraceDelta};
 use crate::ports::{Db, DbError, Dialect, Row, Value};
 
 #[derive(Debug, Clone)]
@@ -238,9 +239,24 @@ pub struct Claimed {
     pub params: Json,
 }
 
-/// Takes a queued, due execution: `queued` → `running` with a lease and one
-/// more attempt. Exactly one caller wins and gets the record back from the
-/// same statement; everyone else gets `None`.
+/// What a claim sets: `queued` → `running` with a lease (`$2` owner, `$3`
+/// now, `$4` margin past the run's timeout) and one more attempt.
+const CLAIM_SET: &str = "UPDATE executions SET status = 'running', attempts = attempts + 1, lease_owner = $2, \
+    lease_expires_at = $3 + COALESCE(timeout_ms, 60000) + $4, started_at = COALESCE(started_at, $3), updated_at = $3";
+
+/// A claim hands back the record with its params, from the same statement.
+fn claim_returning() -> String {
+    format!(
+        "RETURNING {COLUMNS}, (SELECT i.params FROM execution_inputs i WHERE i.execution_id = executions.id) AS params"
+    )
+}
+
+fn claimed_rows(rows: Vec<Row>) -> Result<Vec<Claimed>, DbError> {
+    rows.iter().map(|r| Ok(Claimed { execution: ExecutionRecord::from_row(r)?, params: r.json("params")? })).collect()
+}
+
+/// Takes a queued, due execution. Exactly one caller wins and gets the
+/// record back; everyone else gets `None`.
 pub async fn claim<D: Db>(
     db: &D,
     id: &str,
@@ -249,30 +265,34 @@ pub async fn claim<D: Db>(
     lease_ms: i64,
 ) -> Result<Option<Claimed>, DbError> {
     let sql = format!(
-        "UPDATE executions SET status = 'running', attempts = attempts + 1, lease_owner = $2, \
-         lease_expires_at = $3 + COALESCE(timeout_ms, 60000) + $4, started_at = COALESCE(started_at, $3), \
-         updated_at = $3 \
-         WHERE id = $1 AND status = 'queued' AND COALESCE(next_attempt_at, 0) <= $3 \
-         RETURNING {COLUMNS}, \
-         (SELECT i.params FROM execution_inputs i WHERE i.execution_id = executions.id) AS params"
+        "{CLAIM_SET} WHERE id = $1 AND status = 'queued' AND COALESCE(next_attempt_at, 0) <= $3 {}",
+        claim_returning()
     );
     let rows = db.query(&sql, &[id.into(), owner.into(), now_ms.into(), lease_ms.into()]).await?;
-    rows.first()
-        .map(|r| Ok(Claimed { execution: ExecutionRecord::from_row(r)?, params: r.json("params")? }))
-        .transpose()
+    Ok(claimed_rows(rows)?.pop())
 }
 
-/// Ids of queued executions that are due, oldest first.
-pub async fn due<D: Db>(db: &D, now_ms: i64, limit: i64) -> Result<Vec<String>, DbError> {
-    db.query(
-        "SELECT id FROM executions WHERE status = 'queued' AND COALESCE(next_attempt_at, 0) <= $1 \
-         ORDER BY next_attempt_at, created_at LIMIT $2",
-        &[now_ms.into(), limit.into()],
-    )
-    .await?
-    .iter()
-    .map(|r| r.str("id"))
-    .collect()
+/// Takes up to `limit` queued, due executions, oldest first, in one
+/// statement. On PostgreSQL rows another claimer holds are skipped rather
+/// than waited for; SQLite has one writer at a time.
+pub async fn claim_due<D: Db>(
+    db: &D,
+    owner: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, DbError> {
+    let skip_locked = match db.dialect() {
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "{CLAIM_SET} WHERE id IN (SELECT id FROM executions WHERE status = 'queued' \
+            AND COALESCE(next_attempt_at, 0) <= $3 ORDER BY next_attempt_at, created_at LIMIT $1{skip_locked}) \
+         AND status = 'queued' {}",
+        claim_returning()
+    );
+    claimed_rows(db.query(&sql, &[limit.into(), owner.into(), now_ms.into(), lease_ms.into()]).await?)
 }
 
 /// How a run ended (or paused).
@@ -317,6 +337,25 @@ pub struct ExecutionSpan {
     pub attributes: Json,
 }
 
+impl ExecutionSpan {
+    /// What this span says about its trace. Without a parent it is the
+    /// trace's root; with one, it names the trace only until the root arrives.
+    fn trace_delta(&self, status: &str) -> TraceDelta {
+        let root = self.parent_span_id.is_none();
+        TraceDelta {
+            trace_id: self.trace_id.clone(),
+            service_name: Some("promptledger".into()),
+            name: Some("promptledger.execution".into()),
+            status: Some(status.into()),
+            has_error: status == "error",
+            started_at_us: Some(self.started_at_us),
+            ended_at_us: Some(self.ended_at_us),
+            root_started_at_us: root.then_some(self.started_at_us),
+            root_span_id: root.then(|| self.span_id.clone()),
+        }
+    }
+}
+
 const UPDATE_FINISHED: &str = "UPDATE executions SET status = $3, response_text = $4, prompt_tokens = $5, \
     response_tokens = $6, cost_nanos = $7, error_type = $8, error_message = $9, provider_status = $10, \
     next_attempt_at = $11, provider_latency_ms = $12, total_latency_ms = $13, completed_at = $14, lease_owner = NULL, \
@@ -330,11 +369,6 @@ const UPSERT_SPAN_COLUMNS: &str = "INSERT INTO spans (trace_id, span_id, parent_
 const UPSERT_SPAN_CONFLICT: &str = "ON CONFLICT (trace_id, span_id) DO UPDATE SET status = excluded.status, \
     ended_at_us = excluded.ended_at_us, prompt_tokens = excluded.prompt_tokens, \
     completion_tokens = excluded.completion_tokens, attributes = excluded.attributes";
-
-/// A trace row for a trace the execution started; a trace the application
-/// reported itself keeps its own summary.
-const INSERT_TRACE: &str = "INSERT INTO traces (trace_id, service_name, name, status, has_error, started_at_us, \
-    ended_at_us, span_count, created_at, updated_at)";
 
 /// Records the end of an attempt, only if `owner` still holds the lease
 /// (a run whose lease expired and was taken over cannot overwrite the new
@@ -404,6 +438,7 @@ pub async fn finish<D: Db>(
         now_ms.into(),
     ];
     let span_status = if status == "succeeded" { "ok" } else { "error" };
+    let deltas = traces::deltas_param(&[span.trace_delta(span_status)])?;
     let span_values: Vec<Value> = vec![
         (&span.trace_id).into(),
         (&span.span_id).into(),
@@ -424,44 +459,36 @@ pub async fn finish<D: Db>(
                 "WITH u AS ({UPDATE_FINISHED} RETURNING id), \
                  s AS ({UPSERT_SPAN_COLUMNS} SELECT $16::text, $17::text, $18::text, 'promptledger.execution', 'llm', \
                  'promptledger', $19::text, $20::bigint, $21::bigint, $22::text, $23::text, $24::bigint, $25::bigint, \
-                 $26::jsonb, $27::bigint FROM u WHERE $28::boolean {UPSERT_SPAN_CONFLICT} RETURNING 1), \
-                 t AS ({INSERT_TRACE} SELECT $16::text, 'promptledger', 'promptledger.execution', $19::text, \
-                 $19::text = 'error', $20::bigint, $21::bigint, 1, $27::bigint, $27::bigint FROM u WHERE $28::boolean \
-                 ON CONFLICT (trace_id) DO NOTHING RETURNING 1) \
-                 SELECT CAST(COUNT(*) AS BIGINT) AS updated FROM u"
+                 $26::jsonb, $27::bigint FROM u WHERE $28::boolean {UPSERT_SPAN_CONFLICT} \
+                 RETURNING trace_id, (xmax = 0) AS inserted), \
+                 {}, t AS ({} RETURNING 1) \
+                 SELECT CAST(COUNT(*) AS BIGINT) AS updated FROM u",
+                traces::ADDED_CTE,
+                traces::merge_deltas_sql(Dialect::Postgres, 29, 27),
             );
             let params: Vec<Value> =
-                update.into_iter().chain(span_values).chain(std::iter::once(Value::Bool(terminal))).collect();
+                update.into_iter().chain(span_values).chain([Value::Bool(terminal), deltas]).collect();
             let rows = db.query(&sql, &params).await?;
             Ok(rows.first().map(|r| r.i64("updated")).transpose()?.unwrap_or(0) == 1)
         }
-        Dialect::Sqlite => crate::store::transaction(db, async || {
-            if db.execute(UPDATE_FINISHED, &update).await? == 0 {
-                return Ok(false);
-            }
-            if terminal {
-                let sql = format!(
-                    "{UPSERT_SPAN_COLUMNS} VALUES ($1, $2, $3, 'promptledger.execution', 'llm', 'promptledger', \
+        Dialect::Sqlite => {
+            crate::store::transaction(db, async || {
+                if db.execute(UPDATE_FINISHED, &update).await? == 0 {
+                    return Ok(false);
+                }
+                if terminal {
+                    let sql = format!(
+                        "{UPSERT_SPAN_COLUMNS} VALUES ($1, $2, $3, 'promptledger.execution', 'llm', 'promptledger', \
                          $4, $5, $6, $7, $8, $9, $10, $11, $12) {UPSERT_SPAN_CONFLICT}"
-                );
-                db.execute(&sql, &span_values).await?;
-                let trace = format!(
-                    "{INSERT_TRACE} VALUES ($1, 'promptledger', 'promptledger.execution', $2, $3, $4, $5, 1, $6, $6) \
-                         ON CONFLICT (trace_id) DO NOTHING"
-                );
-                let trace_values = [
-                    span_values[0].clone(),
-                    span_values[3].clone(),
-                    Value::Bool(span_status == "error"),
-                    span_values[4].clone(),
-                    span_values[5].clone(),
-                    span_values[11].clone(),
-                ];
-                db.execute(&trace, &trace_values).await?;
-            }
-            Ok(true)
-        })
-        .await,
+                    );
+                    db.execute(&sql, &span_values).await?;
+                    db.execute(&traces::merge_deltas_sql(Dialect::Sqlite, 1, 2), &[deltas.clone(), now_ms.into()])
+                        .await?;
+                }
+                Ok(true)
+            })
+            .await
+        }
     }
 }
 

@@ -1,10 +1,12 @@
-//! `spans`: written a batch per statement, read back a hundred to a row,
+//! `spans`: written a batch per statement together with their traces'
+//! summaries, read back a hundred to a row,
 //! with each span's execution and prompt version resolved in one more query.
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::value::RawValue;
 
+use super::traces::{self, TraceDelta};
 use crate::lineage::span::SpanRecord;
 use crate::ports::{Db, DbError, Dialect, Row, Value};
 
@@ -55,17 +57,38 @@ pub(crate) fn in_list(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Upserts spans in one statement. Call inside a transaction; no two spans
-/// of one call may share (trace_id, span_id).
+/// Upserts spans and folds `deltas` (what the batch says about each of its
+/// traces) into the trace rows. No two spans may share (trace_id, span_id);
+/// pass them sorted by it, so concurrent writers lock rows in one order.
 ///
-/// The rows travel as one JSON array that the database expands into rows:
-/// one parameter to bind and a small plan, where a VALUES list had 18
-/// parameters a span for PostgreSQL to parse and type one by one.
-pub async fn upsert<D: Db>(db: &D, spans: &[&SpanRecord], now_ms: i64) -> Result<(), DbError> {
+/// On PostgreSQL this is one statement, atomic without a transaction: the
+/// span rows travel as one JSON array parameter that the database expands,
+/// and the trace rows are merged from what the span upsert returns. SQLite,
+/// without data-modifying CTEs, runs two statements in a transaction.
+pub async fn write<D: Db>(db: &D, spans: &[&SpanRecord], deltas: &[TraceDelta], now_ms: i64) -> Result<(), DbError> {
     let rows: Vec<SpanRow<'_>> = spans.iter().map(|s| SpanRow::from(*s)).collect();
     let rows = serde_json::to_string(&rows).map_err(|e| DbError::Query(format!("cannot encode spans: {e}")))?;
-    db.execute(&upsert_sql(db.dialect()), &[Value::Text(rows), now_ms.into()]).await?;
-    Ok(())
+    let deltas = traces::deltas_param(deltas)?;
+    match db.dialect() {
+        Dialect::Postgres => {
+            let sql = format!(
+                "WITH s AS ({} RETURNING trace_id, (xmax = 0) AS inserted), {} {}",
+                upsert_sql(Dialect::Postgres),
+                traces::ADDED_CTE,
+                traces::merge_deltas_sql(Dialect::Postgres, 3, 2)
+            );
+            db.execute(&sql, &[Value::Text(rows), now_ms.into(), deltas]).await?;
+            Ok(())
+        }
+        Dialect::Sqlite => {
+            crate::store::transaction(db, async || {
+                db.execute(&upsert_sql(Dialect::Sqlite), &[Value::Text(rows), now_ms.into()]).await?;
+                db.execute(&traces::merge_deltas_sql(Dialect::Sqlite, 1, 2), &[deltas, now_ms.into()]).await?;
+                Ok(())
+            })
+            .await
+        }
+    }
 }
 
 /// One span as a JSON array, in [`INSERT_COLUMNS`] order up to `events`.

@@ -1,12 +1,10 @@
 //! `traces`: one summary row per trace, kept in step with its spans.
 //!
-//! Writers lock the rows of the traces they touch ([`lock`]) before writing
-//! spans, then recompute the summaries from `spans` ([`states`]) and store
-//! them ([`upsert`]). The lock makes concurrent batches for one trace take
-//! turns, so each recomputation sees every span committed before it.
+//! Every write of spans folds what it says about their traces into these
+//! rows in the same statement ([`merge_sql`]), so summaries need no lock
+//! and no re-reading of spans.
 
-use super::spans::{in_list, values_placeholders};
-use crate::ports::{Db, DbError, Row, Value};
+use crate::ports::{Db, DbError, Dialect, Row, Value};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TraceRow {
@@ -42,113 +40,118 @@ impl TraceRow {
     }
 }
 
-/// Creates or touches the rows of `trace_ids`, taking their row locks until
-/// the transaction ends. Pass the ids sorted so concurrent writers lock in
-/// the same order.
-pub async fn lock<D: Db>(db: &D, trace_ids: &[String], now_ms: i64) -> Result<(), DbError> {
-    for chunk in trace_ids.chunks(super::spans::CHUNK) {
-        let sql = format!(
-            "INSERT INTO traces (trace_id, span_count, created_at, updated_at) VALUES {} \
-             ON CONFLICT (trace_id) DO UPDATE SET updated_at = excluded.updated_at",
-            values_placeholders(chunk.len(), 4)
-        );
-        let params: Vec<Value> =
-            chunk.iter().flat_map(|id| [Value::from(id), Value::Int(0), now_ms.into(), now_ms.into()]).collect();
-        db.execute(&sql, &params).await?;
-    }
-    Ok(())
-}
-
-/// What the spans of a trace say about it.
-#[derive(Debug, Clone, Default)]
-pub struct SpanSummary {
-    pub span_count: i64,
+/// What one write says about one trace. [`merge_sql`] folds it into the
+/// trace's row so that batches in any order, concurrent or repeated, end in
+/// the same summary: bounds only widen, an error stays flagged, and the
+/// root (the earliest span without a parent) names the trace.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TraceDelta {
+    pub trace_id: String,
+    /// Given with the trace, else the root's, else any span's.
+    pub service_name: Option<String>,
+    /// The root's name.
+    pub name: Option<String>,
+    /// Given with the trace, else the root's.
+    pub status: Option<String>,
+    pub has_error: bool,
     pub started_at_us: Option<i64>,
     pub ended_at_us: Option<i64>,
-    pub error_spans: i64,
-    pub any_service: Option<String>,
-    /// The earliest span without a parent.
-    pub root_name: Option<String>,
-    pub root_service: Option<String>,
-    pub root_status: Option<String>,
+    pub root_started_at_us: Option<i64>,
+    pub root_span_id: Option<String>,
 }
 
-/// The stored row and the span summary of each trace in `trace_ids`.
-pub async fn states<D: Db>(db: &D, trace_ids: &[String]) -> Result<Vec<(TraceRow, SpanSummary)>, DbError> {
-    let mut out = Vec::with_capacity(trace_ids.len());
-    for chunk in trace_ids.chunks(super::spans::CHUNK) {
-        let ids = in_list(1, chunk.len());
-        // The root comes from a window over the traces' parentless spans, not
-        // from a subquery per column: those were estimated so costly that
-        // PostgreSQL JIT-compiled the query, which took far longer than
-        // running it (about a second on a trace of 1,000 spans).
-        let sql = format!(
-            "SELECT t.trace_id, t.service_name, t.name, t.status, t.has_error, t.started_at_us, t.ended_at_us, \
-                t.span_count, t.created_at, t.updated_at, \
-                a.n AS s_count, a.min_started AS s_started, a.max_ended AS s_ended, a.errors AS s_errors, \
-                a.any_service AS s_service, \
-                r.name AS root_name, r.service_name AS root_service_name, r.status AS root_status \
-             FROM traces t LEFT JOIN ( \
-                SELECT trace_id, CAST(COUNT(*) AS BIGINT) AS n, MIN(started_at_us) AS min_started, \
-                    MAX(ended_at_us) AS max_ended, \
-                    CAST(SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
-                    MAX(service_name) AS any_service \
-                FROM spans WHERE trace_id IN ({ids}) GROUP BY trace_id \
-             ) a ON a.trace_id = t.trace_id LEFT JOIN ( \
-                SELECT trace_id, name, service_name, status, \
-                    ROW_NUMBER() OVER (PARTITION BY trace_id ORDER BY started_at_us, span_id) AS k \
-                FROM spans WHERE trace_id IN ({ids}) AND parent_span_id IS NULL \
-             ) r ON r.trace_id = t.trace_id AND r.k = 1 \
-             WHERE t.trace_id IN ({ids})"
-        );
-        let params: Vec<Value> = chunk.iter().map(Value::from).collect();
-        for r in db.query(&sql, &params).await? {
-            let stored = TraceRow::from_row(&r)?;
-            let summary = SpanSummary {
-                span_count: r.opt_i64("s_count")?.unwrap_or_default(),
-                started_at_us: r.opt_i64("s_started")?,
-                ended_at_us: r.opt_i64("s_ended")?,
-                error_spans: r.opt_i64("s_errors")?.unwrap_or_default(),
-                any_service: r.opt_str("s_service")?,
-                root_name: r.opt_str("root_name")?,
-                root_service: r.opt_str("root_service_name")?,
-                root_status: r.opt_str("root_status")?,
-            };
-            out.push((stored, summary));
-        }
-    }
-    Ok(out)
+/// Insert columns of a merge, in the order its SELECT must yield them.
+const MERGE_COLUMNS: &str = "trace_id, service_name, name, status, has_error, started_at_us, ended_at_us, \
+    span_count, root_started_at_us, root_span_id, created_at, updated_at";
+
+/// The write's root is earlier than (or the same as) the stored one.
+const ROOT_WINS: &str = "(excluded.root_started_at_us IS NOT NULL AND (traces.root_started_at_us IS NULL \
+    OR excluded.root_started_at_us < traces.root_started_at_us \
+    OR (excluded.root_started_at_us = traces.root_started_at_us AND excluded.root_span_id <= traces.root_span_id)))";
+
+/// `INSERT INTO traces ... SELECT {select} ON CONFLICT ... DO UPDATE`: the
+/// upsert that folds a [`TraceDelta`] per row of `select` (columns as in
+/// [`MERGE_COLUMNS`]) into stored traces. `span_count` is the trace's whole
+/// count on SQLite, where the statement runs after the spans are written and
+/// sees them; on PostgreSQL it is the number of spans this write added, since
+/// a data-modifying CTE's rows are invisible to the rest of its statement.
+fn merge_sql(dialect: Dialect, select: &str) -> String {
+    let span_count = match dialect {
+        Dialect::Postgres => "traces.span_count + excluded.span_count",
+        Dialect::Sqlite => "excluded.span_count",
+    };
+    let min = |c: &str| {
+        format!("CASE WHEN traces.{c} IS NULL OR excluded.{c} < traces.{c} THEN excluded.{c} ELSE traces.{c} END")
+    };
+    let max = |c: &str| {
+        format!("CASE WHEN traces.{c} IS NULL OR excluded.{c} > traces.{c} THEN excluded.{c} ELSE traces.{c} END")
+    };
+    format!(
+        "INSERT INTO traces ({MERGE_COLUMNS}) SELECT {select} ON CONFLICT (trace_id) DO UPDATE SET \
+            service_name = CASE WHEN {ROOT_WINS} THEN COALESCE(excluded.service_name, traces.service_name) \
+                ELSE COALESCE(traces.service_name, excluded.service_name) END, \
+            name = CASE WHEN {ROOT_WINS} THEN excluded.name ELSE COALESCE(traces.name, excluded.name) END, \
+            status = CASE WHEN traces.has_error OR excluded.has_error THEN 'error' \
+                WHEN {ROOT_WINS} OR traces.status IS NULL OR traces.status = 'unset' \
+                THEN COALESCE(excluded.status, traces.status) ELSE traces.status END, \
+            has_error = traces.has_error OR excluded.has_error, \
+            started_at_us = {}, ended_at_us = {}, span_count = {span_count}, \
+            root_span_id = CASE WHEN {ROOT_WINS} THEN excluded.root_span_id ELSE traces.root_span_id END, \
+            root_started_at_us = CASE WHEN {ROOT_WINS} THEN excluded.root_started_at_us \
+                ELSE traces.root_started_at_us END, \
+            updated_at = excluded.updated_at",
+        min("started_at_us"),
+        max("ended_at_us"),
+    )
 }
 
-/// Writes trace summaries (multi-row upsert, replacing every column but `created_at`).
-pub async fn upsert<D: Db>(db: &D, rows: &[TraceRow]) -> Result<(), DbError> {
-    for chunk in rows.chunks(super::spans::CHUNK) {
-        let sql = format!(
-            "INSERT INTO traces ({COLUMNS}) VALUES {} ON CONFLICT (trace_id) DO UPDATE SET \
-                service_name = excluded.service_name, name = excluded.name, status = excluded.status, \
-                has_error = excluded.has_error, started_at_us = excluded.started_at_us, \
-                ended_at_us = excluded.ended_at_us, span_count = excluded.span_count, \
-                updated_at = excluded.updated_at",
-            values_placeholders(chunk.len(), 10)
-        );
-        let mut params = Vec::with_capacity(chunk.len() * 10);
-        for t in chunk {
-            params.extend([
-                Value::from(&t.trace_id),
-                t.service_name.as_deref().into(),
-                t.name.as_deref().into(),
-                t.status.as_deref().into(),
-                t.has_error.into(),
-                t.started_at_us.into(),
-                t.ended_at_us.into(),
-                t.span_count.into(),
-                t.created_at.into(),
-                t.updated_at.into(),
-            ]);
-        }
-        db.execute(&sql, &params).await?;
-    }
-    Ok(())
+/// On PostgreSQL, the CTE counting the spans a write added per trace, from
+/// a span upsert CTE `s` that returns `trace_id` and `inserted`.
+pub(crate) const ADDED_CTE: &str =
+    "added AS (SELECT trace_id, CAST(COUNT(*) FILTER (WHERE inserted) AS BIGINT) AS n FROM s GROUP BY trace_id)";
+
+/// Folds the [`TraceDelta`]s bound as a JSON array in `$deltas` into their
+/// traces, with `$now` as the write time. On PostgreSQL the statement must
+/// also define [`ADDED_CTE`]; only traces with a span in it are touched.
+pub(crate) fn merge_deltas_sql(dialect: Dialect, deltas: usize, now: usize) -> String {
+    let (source, boolean, span_count) = match dialect {
+        Dialect::Postgres => (
+            format!(
+                "jsonb_array_elements(CAST(CAST(${deltas} AS TEXT) AS JSONB)) AS d(value) \
+                 JOIN added ON added.trace_id = d.value ->> 'trace_id'"
+            ),
+            "CAST(d.value ->> 'has_error' AS BOOLEAN)",
+            "added.n".to_owned(),
+        ),
+        // `WHERE true`: SQLite needs a WHERE clause before ON CONFLICT in INSERT ... SELECT.
+        Dialect::Sqlite => (
+            format!("json_each(${deltas}) AS d WHERE true"),
+            "d.value ->> 'has_error'",
+            "(SELECT COUNT(*) FROM spans WHERE spans.trace_id = d.value ->> 'trace_id')".to_owned(),
+        ),
+    };
+    let text = |f: &str| format!("d.value ->> '{f}'");
+    let integer = |f: &str| format!("CAST(d.value ->> '{f}' AS BIGINT)");
+    let select = [
+        text("trace_id"),
+        text("service_name"),
+        text("name"),
+        text("status"),
+        boolean.to_owned(),
+        integer("started_at_us"),
+        integer("ended_at_us"),
+        span_count,
+        integer("root_started_at_us"),
+        text("root_span_id"),
+        format!("CAST(${now} AS BIGINT)"),
+        format!("CAST(${now} AS BIGINT)"),
+    ];
+    merge_sql(dialect, &format!("{} FROM {source} ORDER BY 1", select.join(", ")))
+}
+
+/// [`TraceDelta`]s as the JSON array [`merge_deltas_sql`] reads.
+pub(crate) fn deltas_param(deltas: &[TraceDelta]) -> Result<Value, DbError> {
+    serde_json::to_string(deltas).map(Value::Text).map_err(|e| DbError::Query(format!("cannot encode traces: {e}")))
 }
 
 pub async fn get<D: Db>(db: &D, trace_id: &str) -> Result<Option<TraceRow>, DbError> {
