@@ -459,8 +459,7 @@ async fn lineage(
             &Target::post_json(format!("{base}/v1/internal/beat"), &json!({})).header("x-api-key", key),
         )
         .await;
-        let recomputed = report["rollups"]["hours_recomputed"].as_u64().unwrap_or(0);
-        if recomputed == 0 || passes > 200 {
+        if report["rollups"]["caught_up"].as_bool() == Some(true) || passes > 200 {
             break;
         }
     }

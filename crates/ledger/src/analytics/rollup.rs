@@ -30,6 +30,9 @@ pub const MAX_HOURS_PER_PASS: usize = 48;
 pub struct RollupReport {
     pub hours_recomputed: u64,
     pub executions_folded: u64,
+    /// Everything finished before this pass is folded; `false` while a
+    /// backlog takes several passes.
+    pub caught_up: bool,
 }
 
 pub fn floor_hour(ms: i64) -> i64 {
@@ -64,7 +67,7 @@ pub async fn fold<H: Host>(host: &H, now_ms: i64) -> Result<RollupReport, DbErro
     let from = rollups::watermark(db).await?.map_or(0, |w| w - OVERLAP_MS);
     let mut to = now_ms;
     if to <= from {
-        return Ok(RollupReport::default());
+        return Ok(RollupReport { caught_up: true, ..Default::default() });
     }
     if let Some(boundary) = rollups::nth_completion(db, from, to, MAX_COMPLETIONS_PER_PASS).await? {
         // Never an empty window, even when many executions share one instant.
@@ -81,7 +84,7 @@ pub async fn fold<H: Host>(host: &H, now_ms: i64) -> Result<RollupReport, DbErro
     for (hour, _) in hours.into_iter().filter(|(hour, _)| *hour >= oldest) {
         days.entry(floor_day(hour)).or_default().push(hour);
     }
-    let mut report = RollupReport::default();
+    let mut report = RollupReport { caught_up: to == now_ms, ..Default::default() };
     for (day, hours) in &days {
         report.executions_folded += recompute(host, *day, hours, now_ms).await?;
         report.hours_recomputed += hours.len() as u64;
