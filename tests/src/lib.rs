@@ -61,6 +61,7 @@ macro_rules! all_scenarios {
 
             // executions
             executions::sync_run_records_the_ledger,
+            executions::a_slow_run_is_visible_while_the_provider_works,
             executions::traceparent_places_the_execution_in_a_trace,
             executions::provider_failures_are_recorded,
             executions::bad_requests_fail_before_any_provider_call,

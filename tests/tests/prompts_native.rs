@@ -408,6 +408,9 @@ impl Host for BrokenKvHost {
     fn kv_is_shared(&self) -> bool {
         true
     }
+    async fn sleep(&self, duration: std::time::Duration) {
+        self.0.sleep(duration).await;
+    }
     fn fork(&self) -> Self {
         BrokenKvHost(self.0.fork())
     }

@@ -65,6 +65,9 @@ impl Host for NativeHost {
     fn kv_is_shared(&self) -> bool {
         true
     }
+    async fn sleep(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
     fn fork(&self) -> Self {
         NativeHost {
             db: self.db.reconnect(),

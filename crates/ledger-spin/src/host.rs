@@ -88,6 +88,9 @@ impl Host for SpinHost {
     fn config(&self) -> &Config {
         &self.config
     }
+    async fn sleep(&self, duration: std::time::Duration) {
+        spin_sdk::wasip3::clocks::monotonic_clock::wait_for(duration.as_nanos() as u64).await;
+    }
     fn fork(&self) -> Self {
         SpinHost::new(self.config.clone())
     }

@@ -317,6 +317,8 @@ pub trait Host {
     fn clock(&self) -> &dyn Clock;
     fn ids(&self) -> &dyn Ids;
     fn config(&self) -> &crate::config::Config;
+    /// Waits `duration` without blocking other work of this process.
+    async fn sleep(&self, duration: std::time::Duration);
     /// Whether every process serving the app sees this key-value store, so
     /// caches in it can be kept correct.
     fn kv_is_shared(&self) -> bool {

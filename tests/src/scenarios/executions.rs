@@ -61,6 +61,33 @@ pub async fn sync_run_records_the_ledger(app: &TestApp) {
     assert!(!r.text().contains("sk-test"), "provider keys never appear in records");
 }
 
+pub async fn a_slow_run_is_visible_while_the_provider_works(app: &TestApp) {
+    let correlation = unique("slow");
+    let mut body = run_body("slow-400", "take your time", json!({}));
+    body["correlation_id"] = json!(correlation);
+    let listed = format!("/v1/executions?correlation_id={correlation}");
+    let (r, during) = futures::join!(run(app, &body), async {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        app.get(&listed).await
+    });
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(during.status, 200, "{}", during.text());
+    let running = during.json["data"].as_array().unwrap();
+    assert_eq!(running.len(), 1, "the run is recorded while the provider works");
+    assert_eq!(
+        (running[0]["status"].as_str(), running[0]["execution_id"].as_str()),
+        (Some("running"), r.json["execution_id"].as_str())
+    );
+
+    let after = app.get(&listed).await;
+    let done = after.json["data"].as_array().unwrap();
+    assert_eq!(done.len(), 1, "one record, updated in place");
+    assert_eq!(
+        (done[0]["status"].as_str(), done[0]["response_text"].as_str()),
+        (Some("succeeded"), Some("echo: take your time"))
+    );
+}
+
 pub async fn traceparent_places_the_execution_in_a_trace(app: &TestApp) {
     let model = unique("echo");
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";

@@ -2,7 +2,10 @@
 //! the idempotency key, then either queue the run or call the provider and
 //! record the outcome before answering.
 
+use std::pin::pin;
 use std::time::{Duration, Instant};
+
+use futures::FutureExt;
 
 use http::StatusCode;
 use serde::Deserialize;
@@ -15,6 +18,12 @@ use crate::ports::{Host, Queue};
 use crate::registry::{self, PromptBody, Rendered, ResolvedVersion, VersionSelector};
 use crate::store::executions::{self as store, ExecutionSpan, Finish, NewExecution, Timing};
 use crate::store::models;
+
+/// A sync run without an idempotency key whose provider answers within
+/// this long is written once, finished; a slower one is also written as
+/// `running` while the provider works, so in-flight runs can be seen (and
+/// failed by the beat if this process dies).
+const RUNNING_RECORD_AFTER: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -280,13 +289,21 @@ pub async fn run<H: Host>(
         let outcome = providers::call(host.http(), host.config(), &call).await;
         (outcome, provider_started.elapsed().as_millis() as i64)
     };
-    let (outcome, provider_ms) = if req.mode == Mode::Sync && idempotency_key.is_none() {
-        // Without a key nothing else can start this run, so the `running`
-        // record is written while the provider works: the write does not
-        // delay the call, and both commits still precede the response.
-        let (inserted, called) = futures::join!(store::insert(host.db(), &new), timed_call);
-        inserted?;
-        called
+    let (outcome, provider_ms, running_recorded) = if req.mode == Mode::Sync && idempotency_key.is_none() {
+        // Without a key nothing else can start this run. A provider that
+        // answers within RUNNING_RECORD_AFTER gets the run recorded once,
+        // finished; a slower one gets its `running` record written while it
+        // works. Either way the record is committed before the response.
+        let mut call = pin!(timed_call.fuse());
+        let mut delay = pin!(host.sleep(RUNNING_RECORD_AFTER).fuse());
+        futures::select! {
+            called = call => (called.0, called.1, false),
+            () = delay => {
+                let (inserted, called) = futures::join!(store::insert(host.db(), &new), &mut call);
+                inserted?;
+                (called.0, called.1, true)
+            }
+        }
     } else {
         if !store::insert(host.db(), &new).await? {
             // Another request took this key between our check and our insert.
@@ -306,7 +323,8 @@ pub async fn run<H: Host>(
             // Built from what was just committed; no read back.
             return Ok((StatusCode::ACCEPTED, view::execution(&inserted_record(&new))));
         }
-        timed_call.await
+        let (outcome, provider_ms) = timed_call.await;
+        (outcome, provider_ms, true)
     };
     let finish = finish_of(&outcome, &model, None);
     let timing =
@@ -320,7 +338,12 @@ pub async fn run<H: Host>(
         model: format!("{}/{}", provider.as_str(), model_name),
         attributes: json!({ "prompt_name": version.prompt_name, "version": version.version, "mode": "sync" }),
     };
-    let recorded = store::finish(host.db(), &id, &owner, host.clock().now_ms(), &finish, &timing, &span).await?;
+    let now_ms = host.clock().now_ms();
+    let recorded = if running_recorded {
+        store::finish(host.db(), &id, &owner, now_ms, &finish, &timing, &span).await?
+    } else {
+        store::insert_finished(host.db(), &new, &finish, &timing, &span, now_ms).await?
+    };
     if !recorded {
         return Err(ApiError::internal("the execution record changed while it ran"));
     }

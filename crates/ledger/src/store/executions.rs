@@ -4,7 +4,9 @@
 
 use serde_json::Value as Json;
 
+use super::spans;
 use super::traces::{self, TraceDelta};
+use crate::lineage::span::SpanRecord;
 use crate::ports::{Db, DbError, Dialect, Row, Value};
 
 #[derive(Debug, Clone)]
@@ -40,21 +42,20 @@ pub struct NewExecution {
     pub template: Option<String>,
 }
 
+/// Every column an execution is inserted with: those of [`NewExecution`],
+/// then those of its [`Outcome`] when it is recorded finished.
 const INSERT_EXECUTION: &str = "INSERT INTO executions (id, prompt_id, prompt_version_id, prompt_name, version, \
     model_id, provider, model_name, mode, status, prompt_kind, rendered_prompt, correlation_id, idempotency_key, \
     request_hash, attempts, max_attempts, lease_owner, lease_expires_at, next_attempt_at, timeout_ms, trace_id, span_id, \
-    created_at, started_at, updated_at) \
+    created_at, started_at, updated_at, response_text, prompt_tokens, response_tokens, cost_nanos, error_type, \
+    error_message, provider_status, provider_latency_ms, total_latency_ms, completed_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
-    $24, $25, $24) \
+    $24, $25, $24, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
     ON CONFLICT (idempotency_key) DO NOTHING";
 
-/// Inserts the execution with its inputs. Returns `false`, writing nothing,
-/// when another execution already holds the idempotency key.
-///
-/// On PostgreSQL both rows go in one statement (one round trip on the hot
-/// path); SQLite, local and without writable CTEs, uses a transaction.
-pub async fn insert<D: Db>(db: &D, e: &NewExecution) -> Result<bool, DbError> {
-    let execution: Vec<Value> = vec![
+/// Values for [`INSERT_EXECUTION`] ($1 to $35) and for the inputs row.
+fn insert_values(e: &NewExecution, outcome: Option<&Outcome>) -> (Vec<Value>, Vec<Value>) {
+    let mut execution: Vec<Value> = vec![
         (&e.id).into(),
         e.prompt_id.clone().into(),
         e.prompt_version_id.clone().into(),
@@ -64,7 +65,7 @@ pub async fn insert<D: Db>(db: &D, e: &NewExecution) -> Result<bool, DbError> {
         (&e.provider).into(),
         (&e.model_name).into(),
         e.mode.into(),
-        e.status.into(),
+        outcome.map_or(e.status, |o| o.status).into(),
         e.prompt_kind.into(),
         (&e.rendered_prompt).into(),
         e.correlation_id.clone().into(),
@@ -72,24 +73,51 @@ pub async fn insert<D: Db>(db: &D, e: &NewExecution) -> Result<bool, DbError> {
         (&e.request_hash).into(),
         e.attempts.into(),
         e.max_attempts.into(),
-        e.lease_owner.clone().into(),
-        e.lease_expires_at.into(),
+        outcome.map_or_else(|| e.lease_owner.clone(), |_| None).into(),
+        outcome.map_or(e.lease_expires_at, |_| None).into(),
         e.next_attempt_at.into(),
         e.timeout_ms.into(),
         (&e.trace_id).into(),
         (&e.span_id).into(),
         e.created_at.into(),
-        (e.status == "running").then_some(e.created_at).into(),
+        (e.status != "queued").then_some(e.created_at).into(),
     ];
-    let inputs: Vec<Value> =
-        vec![(&e.variables).into(), (&e.model_config).into(), (&e.params).into(), e.template.clone().into()];
+    match outcome {
+        Some(o) => execution.extend([
+            o.response_text.clone(),
+            o.prompt_tokens.clone(),
+            o.response_tokens.clone(),
+            o.cost_nanos.clone(),
+            o.error_type.clone(),
+            o.error_message.clone(),
+            o.provider_status.clone(),
+            o.provider_latency_ms.into(),
+            o.total_latency_ms.into(),
+            o.completed_at.into(),
+        ]),
+        None => execution.extend(std::iter::repeat_n(Value::Null, 10)),
+    }
+    let inputs = vec![(&e.variables).into(), (&e.model_config).into(), (&e.params).into(), e.template.clone().into()];
+    (execution, inputs)
+}
+
+/// The inputs row of the execution a CTE `u` inserted, from `$36` to `$39`.
+const INSERT_INPUTS_FROM_U: &str = "INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) \
+    SELECT id, $36::jsonb, $37::jsonb, $38::jsonb, $39::text FROM u";
+
+const INSERT_INPUTS: &str = "INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) \
+    VALUES ($1, $2, $3, $4, $5)";
+
+/// Inserts the execution with its inputs. Returns `false`, writing nothing,
+/// when another execution already holds the idempotency key.
+///
+/// On PostgreSQL both rows go in one statement (one round trip on the hot
+/// path); SQLite, local and without writable CTEs, uses a transaction.
+pub async fn insert<D: Db>(db: &D, e: &NewExecution) -> Result<bool, DbError> {
+    let (execution, inputs) = insert_values(e, None);
     match db.dialect() {
         Dialect::Postgres => {
-            let sql = format!(
-                "WITH e AS ({INSERT_EXECUTION} RETURNING id) \
-                 INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) \
-                 SELECT id, $26::jsonb, $27::jsonb, $28::jsonb, $29::text FROM e"
-            );
+            let sql = format!("WITH u AS ({INSERT_EXECUTION} RETURNING id) {INSERT_INPUTS_FROM_U}");
             let params: Vec<Value> = execution.into_iter().chain(inputs).collect();
             Ok(db.execute(&sql, &params).await? == 1)
         }
@@ -98,14 +126,49 @@ pub async fn insert<D: Db>(db: &D, e: &NewExecution) -> Result<bool, DbError> {
                 if db.execute(INSERT_EXECUTION, &execution).await? == 0 {
                     return Ok(false);
                 }
-                let mut params = vec![(&e.id).into()];
-                params.extend(inputs.iter().cloned());
-                db.execute(
-                    "INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &params,
-                )
-                .await?;
+                let params: Vec<Value> = std::iter::once((&e.id).into()).chain(inputs.iter().cloned()).collect();
+                db.execute(INSERT_INPUTS, &params).await?;
+                Ok(true)
+            })
+            .await
+        }
+    }
+}
+
+/// Inserts a run that is already over, with its inputs, its span and its
+/// trace's summary: a sync run whose provider answered before its
+/// `running` record was due. One statement on PostgreSQL. Returns `false`,
+/// writing nothing, when another execution holds the idempotency key.
+pub async fn insert_finished<D: Db>(
+    db: &D,
+    e: &NewExecution,
+    finish: &Finish,
+    timing: &Timing,
+    span: &ExecutionSpan,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let outcome = Outcome::of(finish, timing, now_ms);
+    let (execution, inputs) = insert_values(e, Some(&outcome));
+    let (rows, deltas) = span.params(&e.id, &outcome)?;
+    match db.dialect() {
+        Dialect::Postgres => {
+            let sql = format!(
+                "WITH u AS ({INSERT_EXECUTION} RETURNING id), i AS ({INSERT_INPUTS_FROM_U}), {} \
+                 SELECT CAST(COUNT(*) AS BIGINT) AS written FROM u",
+                span_ctes(40, 41, 42)
+            );
+            let params: Vec<Value> = execution.into_iter().chain(inputs).chain([rows, deltas, now_ms.into()]).collect();
+            let written = db.query(&sql, &params).await?;
+            Ok(written.first().map(|r| r.i64("written")).transpose()?.unwrap_or(0) == 1)
+        }
+        Dialect::Sqlite => {
+            crate::store::transaction(db, async || {
+                if db.execute(INSERT_EXECUTION, &execution).await? == 0 {
+                    return Ok(false);
+                }
+                let params: Vec<Value> = std::iter::once((&e.id).into()).chain(inputs.iter().cloned()).collect();
+                db.execute(INSERT_INPUTS, &params).await?;
+                write_span_sqlite(db, rows.clone(), deltas.clone(), now_ms).await?;
                 Ok(true)
             })
             .await
@@ -338,6 +401,33 @@ pub struct ExecutionSpan {
 }
 
 impl ExecutionSpan {
+    /// The span row (as [`spans::rows_param`]) and trace delta (as
+    /// [`traces::deltas_param`]) of the run `execution_id` that ended so.
+    fn params(&self, execution_id: &str, outcome: &Outcome) -> Result<(Value, Value), DbError> {
+        let status = if outcome.status == "succeeded" { "ok" } else { "error" };
+        let tokens = |v: &Value| if let Value::Int(n) = v { Some(*n) } else { None };
+        let record = SpanRecord {
+            trace_id: self.trace_id.clone(),
+            span_id: self.span_id.clone(),
+            parent_span_id: self.parent_span_id.clone(),
+            name: "promptledger.execution".into(),
+            span_type: Some("llm".into()),
+            service_name: Some("promptledger".into()),
+            status: status.into(),
+            started_at_us: self.started_at_us,
+            ended_at_us: Some(self.ended_at_us),
+            execution_id: Some(execution_id.into()),
+            model: Some(self.model.clone()),
+            prompt_tokens: tokens(&outcome.prompt_tokens),
+            completion_tokens: tokens(&outcome.response_tokens),
+            input: None,
+            output: None,
+            attributes: self.attributes.clone(),
+            events: Json::Array(Vec::new()),
+        };
+        Ok((spans::rows_param(&[&record])?, traces::deltas_param(&[self.trace_delta(status)])?))
+    }
+
     /// What this span says about its trace. Without a parent it is the
     /// trace's root; with one, it names the trace only until the root arrives.
     fn trace_delta(&self, status: &str) -> TraceDelta {
@@ -362,13 +452,98 @@ const UPDATE_FINISHED: &str = "UPDATE executions SET status = $3, response_text 
     lease_expires_at = NULL, updated_at = $15 \
     WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
 
-const UPSERT_SPAN_COLUMNS: &str = "INSERT INTO spans (trace_id, span_id, parent_span_id, name, span_type, \
-    service_name, status, started_at_us, ended_at_us, execution_id, model, prompt_tokens, completion_tokens, attributes, \
-    created_at)";
+/// What an attempt's end writes into its execution's row.
+struct Outcome {
+    status: &'static str,
+    response_text: Value,
+    prompt_tokens: Value,
+    response_tokens: Value,
+    cost_nanos: Value,
+    error_type: Value,
+    error_message: Value,
+    provider_status: Value,
+    next_attempt_at: Value,
+    provider_latency_ms: Option<i64>,
+    total_latency_ms: i64,
+    /// Unset while the run goes back to the queue.
+    completed_at: Option<i64>,
+}
 
-const UPSERT_SPAN_CONFLICT: &str = "ON CONFLICT (trace_id, span_id) DO UPDATE SET status = excluded.status, \
-    ended_at_us = excluded.ended_at_us, prompt_tokens = excluded.prompt_tokens, \
-    completion_tokens = excluded.completion_tokens, attributes = excluded.attributes";
+impl Outcome {
+    fn of(finish: &Finish, timing: &Timing, now_ms: i64) -> Outcome {
+        let error = |error_type: &str, error_message: &str, provider_status: &Option<i64>| {
+            (Value::from(error_type), Value::from(error_message), Value::from(*provider_status))
+        };
+        let (status, response_text, prompt_tokens, response_tokens, cost_nanos, error, next_attempt_at) = match finish {
+            Finish::Succeeded { response_text, prompt_tokens, response_tokens, cost_nanos } => (
+                "succeeded",
+                Value::from(response_text.as_str()),
+                Value::from(*prompt_tokens),
+                Value::from(*response_tokens),
+                Value::from(*cost_nanos),
+                (Value::Null, Value::Null, Value::Null),
+                Value::Null,
+            ),
+            Finish::Failed { error_type, error_message, provider_status } => (
+                "failed",
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                error(error_type, error_message, provider_status),
+                Value::Null,
+            ),
+            Finish::Retry { error_type, error_message, provider_status, next_attempt_at } => (
+                "queued",
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                error(error_type, error_message, provider_status),
+                Value::from(*next_attempt_at),
+            ),
+        };
+        let (error_type, error_message, provider_status) = error;
+        Outcome {
+            status,
+            response_text,
+            prompt_tokens,
+            response_tokens,
+            cost_nanos,
+            error_type,
+            error_message,
+            provider_status,
+            next_attempt_at,
+            provider_latency_ms: timing.provider_latency_ms,
+            total_latency_ms: timing.total_latency_ms,
+            completed_at: (status != "queued").then_some(now_ms),
+        }
+    }
+
+    /// The run is over (not going back to the queue).
+    fn is_terminal(&self) -> bool {
+        self.status != "queued"
+    }
+}
+
+/// The CTEs that write the execution's span and fold it into its trace,
+/// from the span rows in `$rows` (written only when a CTE `u` wrote the
+/// execution), the trace deltas in `$deltas` and the time in `$now`.
+fn span_ctes(rows: usize, deltas: usize, now: usize) -> String {
+    format!(
+        "s AS ({}{}), {}, t AS ({} RETURNING 1)",
+        spans::upsert_sql(Dialect::Postgres, rows, now, "EXISTS (SELECT 1 FROM u)"),
+        traces::SPANS_RETURNING,
+        traces::ADDED_CTE,
+        traces::merge_deltas_sql(Dialect::Postgres, deltas, now),
+    )
+}
+
+async fn write_span_sqlite<D: Db>(db: &D, rows: Value, deltas: Value, now_ms: i64) -> Result<(), DbError> {
+    db.execute(&spans::upsert_sql(Dialect::Sqlite, 1, 2, "true"), &[rows, now_ms.into()]).await?;
+    db.execute(&traces::merge_deltas_sql(Dialect::Sqlite, 1, 2), &[deltas, now_ms.into()]).await?;
+    Ok(())
+}
 
 /// Records the end of an attempt, only if `owner` still holds the lease
 /// (a run whose lease expired and was taken over cannot overwrite the new
@@ -383,107 +558,44 @@ pub async fn finish<D: Db>(
     timing: &Timing,
     span: &ExecutionSpan,
 ) -> Result<bool, DbError> {
-    let (status, response_text, prompt_tokens, response_tokens, cost, error_type, error_message, provider_status, next) =
-        match finish {
-            Finish::Succeeded { response_text, prompt_tokens, response_tokens, cost_nanos } => (
-                "succeeded",
-                Value::from(response_text.as_str()),
-                Value::from(*prompt_tokens),
-                Value::from(*response_tokens),
-                Value::from(*cost_nanos),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-            ),
-            Finish::Failed { error_type, error_message, provider_status } => (
-                "failed",
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::from(error_type.as_str()),
-                Value::from(error_message.as_str()),
-                Value::from(*provider_status),
-                Value::Null,
-            ),
-            Finish::Retry { error_type, error_message, provider_status, next_attempt_at } => (
-                "queued",
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::from(error_type.as_str()),
-                Value::from(error_message.as_str()),
-                Value::from(*provider_status),
-                Value::from(*next_attempt_at),
-            ),
-        };
-    let terminal = status != "queued";
+    let outcome = Outcome::of(finish, timing, now_ms);
     let update: Vec<Value> = vec![
         id.into(),
         owner.into(),
-        status.into(),
-        response_text,
-        prompt_tokens.clone(),
-        response_tokens.clone(),
-        cost,
-        error_type,
-        error_message,
-        provider_status,
-        next,
-        timing.provider_latency_ms.into(),
-        timing.total_latency_ms.into(),
-        terminal.then_some(now_ms).into(),
+        outcome.status.into(),
+        outcome.response_text.clone(),
+        outcome.prompt_tokens.clone(),
+        outcome.response_tokens.clone(),
+        outcome.cost_nanos.clone(),
+        outcome.error_type.clone(),
+        outcome.error_message.clone(),
+        outcome.provider_status.clone(),
+        outcome.next_attempt_at.clone(),
+        outcome.provider_latency_ms.into(),
+        outcome.total_latency_ms.into(),
+        outcome.completed_at.into(),
         now_ms.into(),
     ];
-    let span_status = if status == "succeeded" { "ok" } else { "error" };
-    let deltas = traces::deltas_param(&[span.trace_delta(span_status)])?;
-    let span_values: Vec<Value> = vec![
-        (&span.trace_id).into(),
-        (&span.span_id).into(),
-        span.parent_span_id.clone().into(),
-        span_status.into(),
-        span.started_at_us.into(),
-        span.ended_at_us.into(),
-        id.into(),
-        (&span.model).into(),
-        prompt_tokens,
-        response_tokens,
-        (&span.attributes).into(),
-        now_ms.into(),
-    ];
+    // A run going back to the queue has no span yet: an empty list writes none.
+    let (rows, deltas) =
+        if outcome.is_terminal() { span.params(id, &outcome)? } else { (Value::from("[]"), Value::from("[]")) };
     match db.dialect() {
         Dialect::Postgres => {
             let sql = format!(
-                "WITH u AS ({UPDATE_FINISHED} RETURNING id), \
-                 s AS ({UPSERT_SPAN_COLUMNS} SELECT $16::text, $17::text, $18::text, 'promptledger.execution', 'llm', \
-                 'promptledger', $19::text, $20::bigint, $21::bigint, $22::text, $23::text, $24::bigint, $25::bigint, \
-                 $26::jsonb, $27::bigint FROM u WHERE $28::boolean {UPSERT_SPAN_CONFLICT} \
-                 RETURNING trace_id, (xmax = 0) AS inserted), \
-                 {}, t AS ({} RETURNING 1) \
-                 SELECT CAST(COUNT(*) AS BIGINT) AS updated FROM u",
-                traces::ADDED_CTE,
-                traces::merge_deltas_sql(Dialect::Postgres, 29, 27),
+                "WITH u AS ({UPDATE_FINISHED} RETURNING id), {} SELECT CAST(COUNT(*) AS BIGINT) AS written FROM u",
+                span_ctes(16, 17, 15)
             );
-            let params: Vec<Value> =
-                update.into_iter().chain(span_values).chain([Value::Bool(terminal), deltas]).collect();
-            let rows = db.query(&sql, &params).await?;
-            Ok(rows.first().map(|r| r.i64("updated")).transpose()?.unwrap_or(0) == 1)
+            let params: Vec<Value> = update.into_iter().chain([rows, deltas]).collect();
+            let written = db.query(&sql, &params).await?;
+            Ok(written.first().map(|r| r.i64("written")).transpose()?.unwrap_or(0) == 1)
         }
         Dialect::Sqlite => {
             crate::store::transaction(db, async || {
                 if db.execute(UPDATE_FINISHED, &update).await? == 0 {
                     return Ok(false);
                 }
-                if terminal {
-                    let sql = format!(
-                        "{UPSERT_SPAN_COLUMNS} VALUES ($1, $2, $3, 'promptledger.execution', 'llm', 'promptledger', \
-                         $4, $5, $6, $7, $8, $9, $10, $11, $12) {UPSERT_SPAN_CONFLICT}"
-                    );
-                    db.execute(&sql, &span_values).await?;
-                    db.execute(&traces::merge_deltas_sql(Dialect::Sqlite, 1, 2), &[deltas.clone(), now_ms.into()])
-                        .await?;
+                if outcome.is_terminal() {
+                    write_span_sqlite(db, rows.clone(), deltas.clone(), now_ms).await?;
                 }
                 Ok(true)
             })

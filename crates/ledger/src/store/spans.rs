@@ -66,23 +66,23 @@ pub(crate) fn in_list(from: usize, n: usize) -> String {
 /// and the trace rows are merged from what the span upsert returns. SQLite,
 /// without data-modifying CTEs, runs two statements in a transaction.
 pub async fn write<D: Db>(db: &D, spans: &[&SpanRecord], deltas: &[TraceDelta], now_ms: i64) -> Result<(), DbError> {
-    let rows: Vec<SpanRow<'_>> = spans.iter().map(|s| SpanRow::from(*s)).collect();
-    let rows = serde_json::to_string(&rows).map_err(|e| DbError::Query(format!("cannot encode spans: {e}")))?;
+    let rows = rows_param(spans)?;
     let deltas = traces::deltas_param(deltas)?;
     match db.dialect() {
         Dialect::Postgres => {
             let sql = format!(
-                "WITH s AS ({} RETURNING trace_id, (xmax = 0) AS inserted), {} {}",
-                upsert_sql(Dialect::Postgres),
+                "WITH s AS ({}{}), {} {}",
+                upsert_sql(Dialect::Postgres, 1, 2, "true"),
+                traces::SPANS_RETURNING,
                 traces::ADDED_CTE,
                 traces::merge_deltas_sql(Dialect::Postgres, 3, 2)
             );
-            db.execute(&sql, &[Value::Text(rows), now_ms.into(), deltas]).await?;
+            db.execute(&sql, &[rows, now_ms.into(), deltas]).await?;
             Ok(())
         }
         Dialect::Sqlite => {
             crate::store::transaction(db, async || {
-                db.execute(&upsert_sql(Dialect::Sqlite), &[Value::Text(rows), now_ms.into()]).await?;
+                db.execute(&upsert_sql(Dialect::Sqlite, 1, 2, "true"), &[rows, now_ms.into()]).await?;
                 db.execute(&traces::merge_deltas_sql(Dialect::Sqlite, 1, 2), &[deltas, now_ms.into()]).await?;
                 Ok(())
             })
@@ -139,15 +139,17 @@ impl<'a> From<&'a SpanRecord> for SpanRow<'a> {
     }
 }
 
-/// `INSERT ... SELECT` from the array in `$1`, with `$2` as `created_at`.
-/// Both dialects read elements with `->>`; they differ in how an array is
-/// expanded and in PostgreSQL's JSON columns needing a cast to jsonb.
-fn upsert_sql(dialect: Dialect) -> String {
-    let (rows, json_column): (&str, fn(usize) -> String) = match dialect {
-        Dialect::Postgres => ("jsonb_array_elements(CAST(CAST($1 AS TEXT) AS JSONB)) AS r(value)", |i| {
+/// `INSERT ... SELECT` of the spans in the JSON array bound as `$rows`
+/// (each a [`SpanRow`]), with `$created_at` as `created_at`, where
+/// `condition` holds. Both dialects read elements with `->>`; they differ in
+/// how an array is expanded and in PostgreSQL's JSON columns needing a cast
+/// to jsonb.
+pub(crate) fn upsert_sql(dialect: Dialect, rows: usize, created_at: usize, condition: &str) -> String {
+    let (source, json_column): (String, fn(usize) -> String) = match dialect {
+        Dialect::Postgres => (format!("jsonb_array_elements(CAST(CAST(${rows} AS TEXT) AS JSONB)) AS r(value)"), |i| {
             format!("CAST(r.value ->> {i} AS JSONB)")
         }),
-        Dialect::Sqlite => ("json_each($1) AS r", |i| format!("r.value ->> {i}")),
+        Dialect::Sqlite => (format!("json_each(${rows}) AS r"), |i| format!("r.value ->> {i}")),
     };
     let text = |i: usize| format!("r.value ->> {i}");
     let integer = |i: usize| format!("CAST(r.value ->> {i} AS BIGINT)");
@@ -169,10 +171,19 @@ fn upsert_sql(dialect: Dialect) -> String {
         text(14),
         json_column(15),
         json_column(16),
-        "$2".to_owned(),
+        format!("CAST(${created_at} AS BIGINT)"),
     ];
-    // `WHERE true`: SQLite needs a WHERE clause before ON CONFLICT in INSERT ... SELECT.
-    format!("INSERT INTO spans ({INSERT_COLUMNS}) SELECT {} FROM {rows} WHERE true{ON_CONFLICT}", values.join(", "))
+    // A WHERE clause also keeps SQLite from reading ON CONFLICT as a join's ON.
+    format!(
+        "INSERT INTO spans ({INSERT_COLUMNS}) SELECT {} FROM {source} WHERE {condition}{ON_CONFLICT}",
+        values.join(", ")
+    )
+}
+
+/// Spans as the JSON array [`upsert_sql`] reads.
+pub(crate) fn rows_param(spans: &[&SpanRecord]) -> Result<Value, DbError> {
+    let rows: Vec<SpanRow<'_>> = spans.iter().map(|s| SpanRow::from(*s)).collect();
+    serde_json::to_string(&rows).map(Value::Text).map_err(|e| DbError::Query(format!("cannot encode spans: {e}")))
 }
 
 /// The execution a span records, when its `execution_id` names one.

@@ -105,8 +105,12 @@ fn merge_sql(dialect: Dialect, select: &str) -> String {
     )
 }
 
+/// What a span upsert CTE `s` returns for [`ADDED_CTE`]: PostgreSQL leaves
+/// `xmax` at zero on a row the statement inserted rather than updated.
+pub(crate) const SPANS_RETURNING: &str = " RETURNING trace_id, (xmax = 0) AS inserted";
+
 /// On PostgreSQL, the CTE counting the spans a write added per trace, from
-/// a span upsert CTE `s` that returns `trace_id` and `inserted`.
+/// a span upsert CTE `s` (see [`SPANS_RETURNING`]).
 pub(crate) const ADDED_CTE: &str =
     "added AS (SELECT trace_id, CAST(COUNT(*) FILTER (WHERE inserted) AS BIGINT) AS n FROM s GROUP BY trace_id)";
 
