@@ -207,6 +207,10 @@ pub async fn idempotent_retries_never_call_twice(app: &TestApp) {
 
 pub async fn async_run_is_queued_then_drained_by_the_beat(app: &TestApp) {
     let model = unique("echo");
+    let r = app
+        .put(&format!("/v1/models/openai/{model}"), json!({ "input_usd_per_mtok": 2.5, "output_usd_per_mtok": 10.0 }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     let mut body = run_body(&model, "later please", json!({}));
     body["mode"] = json!("async");
     let r = run(app, &body).await;
@@ -223,6 +227,8 @@ pub async fn async_run_is_queued_then_drained_by_the_beat(app: &TestApp) {
     assert_eq!(r.json["status"], "succeeded", "{}", r.text());
     assert_eq!(r.json["attempts"], 1);
     assert_eq!(r.json["response_text"], "echo: later please");
+    // 2 × $2.50/M + 3 × $10/M, at the prices the claim read.
+    assert_eq!(r.json["cost"]["nanos"], 35_000);
     assert_eq!(FakeProvider::shared().calls(&model), 1);
 
     // The beat is admin-only.

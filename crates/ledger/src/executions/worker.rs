@@ -59,7 +59,10 @@ async fn run_claimed<H: Host>(host: &H, owner: &str, claimed: store::Claimed) ->
     let messages = messages_of(&rendered);
     let provider = providers::Provider::parse(&execution.provider)
         .ok_or_else(|| DbError::Decode(format!("stored provider `{}`", execution.provider)))?;
-    let model = super::model_cache::model(host, &execution.provider, &execution.model_name).await?;
+    let model = match claimed.model {
+        Some(model) => model,
+        None => super::model_cache::model(host, &execution.provider, &execution.model_name).await?,
+    };
 
     let outcome = match provider.check_configured(host.config()) {
         Err(e) => Err(providers::Failure {

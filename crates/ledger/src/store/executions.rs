@@ -4,6 +4,7 @@
 
 use serde_json::Value as Json;
 
+use super::models::ModelRecord;
 use super::spans;
 use super::traces::{self, TraceDelta};
 use crate::lineage::span::SpanRecord;
@@ -300,6 +301,8 @@ pub async fn get_inputs<D: Db>(db: &D, id: &str) -> Result<Option<Inputs>, DbErr
 pub struct Claimed {
     pub execution: ExecutionRecord,
     pub params: Json,
+    /// The model row with its current prices (`None` if it was deleted).
+    pub model: Option<ModelRecord>,
 }
 
 /// What a claim sets: `queued` → `running` with a lease (`$2` owner, `$3`
@@ -308,14 +311,38 @@ const CLAIM_SET: &str = "UPDATE executions SET status = 'running', attempts = at
     lease_expires_at = $3 + COALESCE(timeout_ms, 60000) + $4, started_at = COALESCE(started_at, $3), updated_at = $3";
 
 /// A claim hands back the record with its params, from the same statement.
+/// A claim hands back the record with its params and its model's prices,
+/// from the same statement.
 fn claim_returning() -> String {
+    let model =
+        |column: &str| format!("(SELECT m.{column} FROM models m WHERE m.id = executions.model_id) AS model_{column}");
     format!(
-        "RETURNING {COLUMNS}, (SELECT i.params FROM execution_inputs i WHERE i.execution_id = executions.id) AS params"
+        "RETURNING {COLUMNS}, model_id, \
+         (SELECT i.params FROM execution_inputs i WHERE i.execution_id = executions.id) AS params, {}, {}, {}",
+        model("input_usd_per_mtok"),
+        model("output_usd_per_mtok"),
+        model("updated_at"),
     )
 }
 
 fn claimed_rows(rows: Vec<Row>) -> Result<Vec<Claimed>, DbError> {
-    rows.iter().map(|r| Ok(Claimed { execution: ExecutionRecord::from_row(r)?, params: r.json("params")? })).collect()
+    rows.iter()
+        .map(|r| {
+            let execution = ExecutionRecord::from_row(r)?;
+            let model = match (r.opt_str("model_id")?, r.opt_f64("model_input_usd_per_mtok")?) {
+                (Some(id), Some(input_usd_per_mtok)) => Some(ModelRecord {
+                    id,
+                    provider: execution.provider.clone(),
+                    model_name: execution.model_name.clone(),
+                    input_usd_per_mtok,
+                    output_usd_per_mtok: r.f64("model_output_usd_per_mtok")?,
+                    updated_at: r.i64("model_updated_at")?,
+                }),
+                _ => None,
+            };
+            Ok(Claimed { execution, params: r.json("params")?, model })
+        })
+        .collect()
 }
 
 /// Takes a queued, due execution. Exactly one caller wins and gets the
