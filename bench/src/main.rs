@@ -118,7 +118,10 @@ async fn main() -> anyhow::Result<()> {
         match suite.as_str() {
             "foundation" => foundation(&base, &key, &client, pid, opts.seconds).await?,
             "registry" => registry(&base, &key, &client, pid, opts.seconds).await?,
-            "executions" => executions(&base, &key, &client, pid, &opts).await?,
+            "executions" => {
+                durable_commit_floor(&app, opts.seconds).await?;
+                executions(&base, &key, &client, pid, &opts).await?
+            }
             "lineage" => lineage(&app, &base, &key, &client, pid, opts.seconds).await?,
             other => anyhow::bail!("unknown suite `{other}`"),
         }
@@ -210,6 +213,33 @@ async fn create_prompt(client: &reqwest::Client, base: &str, key: &str, body: se
 
 fn chat_body(model: &str) -> serde_json::Value {
     json!({ "model": model, "messages": [{ "role": "user", "content": "Say hello to the benchmark" }] })
+}
+
+/// How long PostgreSQL takes to commit one row durably on this machine
+/// (the WAL flush), measured straight from this process: no record that is
+/// committed before the response can be cheaper.
+async fn durable_commit_floor(app: &scenarios::TestApp, seconds: u64) -> anyhow::Result<()> {
+    let (client, conn) = tokio_postgres::connect(&app.db.url(), tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    client.batch_execute("CREATE TABLE IF NOT EXISTS bench_commit (n BIGINT)").await?;
+    let insert = client.prepare("INSERT INTO bench_commit (n) VALUES ($1)").await?;
+    let deadline = Instant::now() + Duration::from_secs(seconds.max(1));
+    let mut samples = Vec::new();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        client.execute(&insert, &[&(samples.len() as i64)]).await?;
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    client.batch_execute("DROP TABLE bench_commit").await?;
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    println!(
+        "\nPostgreSQL durable commit of one row, direct, 1 connection: p50 {:.3} ms, p99 {:.3} ms ({} commits)",
+        at(0.5),
+        at(0.99),
+        samples.len()
+    );
+    Ok(())
 }
 
 async fn executions(
