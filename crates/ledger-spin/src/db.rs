@@ -1,32 +1,16 @@
 //! [`Db`] on Spin's PostgreSQL and SQLite host interfaces.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 use ledger::ports::{Db, DbError, Dialect, Row, Value, sqlite_placeholders};
 use spin_sdk::{pg, sqlite};
 
-use crate::idle::Idle;
-
-thread_local! {
-    static IDLE_PG: Idle<pg::Connection> = const { Idle::new() };
-}
-
 /// PostgreSQL when a database URL is configured, else the app's SQLite
-/// database `default`. On first use a PostgreSQL connection is taken from
-/// those the instance keeps, or opened; it goes back when this is dropped.
+/// database `default`. The connection opens on first use (the host pools them).
 pub enum SpinDb {
-    Postgres { url: String, conn: OnceCell<pg::Connection>, state: Cell<PgState> },
+    Postgres { url: String, conn: OnceCell<pg::Connection> },
     Sqlite { conn: OnceCell<sqlite::Connection> },
-}
-
-/// Whether a PostgreSQL connection can go back to the idle list: only when
-/// no transaction is open on it and it never failed below the SQL level.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum PgState {
-    Clean,
-    InTransaction,
-    Unusable,
 }
 
 impl SpinDb {
@@ -34,43 +18,17 @@ impl SpinDb {
         if database_url.is_empty() {
             SpinDb::Sqlite { conn: OnceCell::new() }
         } else {
-            SpinDb::Postgres { url: database_url.to_owned(), conn: OnceCell::new(), state: Cell::new(PgState::Clean) }
+            SpinDb::Postgres { url: database_url.to_owned(), conn: OnceCell::new() }
         }
     }
 
     async fn pg(&self) -> Result<&pg::Connection, DbError> {
-        let SpinDb::Postgres { url, conn, .. } = self else { unreachable!("called on a Postgres db") };
+        let SpinDb::Postgres { url, conn } = self else { unreachable!("called on a Postgres db") };
         if conn.get().is_none() {
-            let opened = match IDLE_PG.with(Idle::take) {
-                Some(idle) => idle,
-                None => pg::Connection::open(url.as_str()).await.map_err(pg_error)?,
-            };
+            let opened = pg::Connection::open(url.as_str()).await.map_err(pg_error)?;
             let _ = conn.set(opened);
         }
         conn.get().ok_or_else(|| DbError::Unavailable("connection was not stored".into()))
-    }
-
-    /// Follows transaction boundaries and failures on the PostgreSQL
-    /// connection, so a connection is reused only in a known state. A
-    /// transaction counts as open from before its BEGIN is sent: a request
-    /// dropped mid-statement never hands an open transaction to the next.
-    fn before(&self, sql: &str) {
-        if let SpinDb::Postgres { state, .. } = self
-            && sql == "BEGIN"
-            && state.get() == PgState::Clean
-        {
-            state.set(PgState::InTransaction);
-        }
-    }
-
-    fn after<T>(&self, sql: &str, result: &Result<T, DbError>) {
-        let SpinDb::Postgres { state, .. } = self else { return };
-        let next = match (state.get(), result) {
-            (PgState::Unusable, _) | (_, Err(DbError::Unavailable(_))) => PgState::Unusable,
-            (PgState::InTransaction, Ok(_)) if sql == "COMMIT" || sql == "ROLLBACK" => PgState::Clean,
-            (current, _) => current,
-        };
-        state.set(next);
     }
 
     async fn sqlite(&self) -> Result<&sqlite::Connection, DbError> {
@@ -108,10 +66,19 @@ impl Db for SpinDb {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         match self {
             SpinDb::Postgres { .. } => {
-                self.before(sql);
-                let rows = self.pg_rows(sql, params).await;
-                self.after(sql, &rows);
-                rows
+                let conn = self.pg().await?;
+                let params: Vec<pg::ParameterValue> = params.iter().map(to_pg).collect();
+                let result = conn.query(sql, params).await.map_err(pg_error)?;
+                // The raw stream is read into one growing buffer and its values
+                // moved into rows, rather than copied out of a row per read.
+                let (columns, rows, done) = result.into_inner();
+                let columns: Rc<[String]> = columns.into_iter().map(|c| c.name).collect();
+                let rows = rows.collect().await;
+                done.await.map_err(|e| pg_error(e.into()))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|values| Row::new(columns.clone(), values.into_iter().map(from_pg).collect()))
+                    .collect())
             }
             SpinDb::Sqlite { .. } => self.sqlite_rows(sql, params).await,
         }
@@ -120,46 +87,14 @@ impl Db for SpinDb {
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         match self {
             SpinDb::Postgres { .. } => {
-                self.before(sql);
                 let conn = self.pg().await?;
                 let params: Vec<pg::ParameterValue> = params.iter().map(to_pg).collect();
-                let changed = conn.execute(sql, params).await.map_err(pg_error);
-                self.after(sql, &changed);
-                changed
+                conn.execute(sql, params).await.map_err(pg_error)
             }
             SpinDb::Sqlite { .. } => {
                 self.sqlite_rows(sql, params).await?;
                 Ok(self.sqlite().await?.changes().await)
             }
-        }
-    }
-}
-
-impl SpinDb {
-    async fn pg_rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let conn = self.pg().await?;
-        let params: Vec<pg::ParameterValue> = params.iter().map(to_pg).collect();
-        let result = conn.query(sql, params).await.map_err(pg_error)?;
-        // The raw stream is read into one growing buffer and its values
-        // moved into rows, rather than copied out of a row per read.
-        let (columns, rows, done) = result.into_inner();
-        let columns: Rc<[String]> = columns.into_iter().map(|c| c.name).collect();
-        let rows = rows.collect().await;
-        done.await.map_err(|e| pg_error(e.into()))?;
-        Ok(rows
-            .into_iter()
-            .map(|values| Row::new(columns.clone(), values.into_iter().map(from_pg).collect()))
-            .collect())
-    }
-}
-
-impl Drop for SpinDb {
-    fn drop(&mut self) {
-        if let SpinDb::Postgres { conn, state, .. } = self
-            && state.get() == PgState::Clean
-            && let Some(conn) = conn.take()
-        {
-            IDLE_PG.with(|idle| idle.give_back(conn));
         }
     }
 }

@@ -3,7 +3,6 @@
 
 mod db;
 mod host;
-mod idle;
 mod outbound;
 
 pub use db::SpinDb;
