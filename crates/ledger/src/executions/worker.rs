@@ -135,7 +135,7 @@ pub struct DrainReport {
 }
 
 /// Runs in flight at once during a pass; each has its own database connection.
-const CONCURRENCY: usize = 16;
+const CONCURRENCY: usize = 32;
 
 /// The beat's execution work: requeue or fail runs whose lease expired, then
 /// run due queued executions until `budget` is spent, keeping up to
