@@ -11,7 +11,9 @@ macro_rules! run_all {
         async fn run_all(app: &scenarios::TestApp) {
             $(
                 eprintln!("spin scenario: {}", stringify!($name));
-                scenarios::scenarios::$module::$name(app).await;
+                // Boxed: inline, every scenario's state machine would share
+                // one future on the test thread's stack, which overflows it.
+                Box::pin(scenarios::scenarios::$module::$name(app)).await;
             )*
         }
     };
