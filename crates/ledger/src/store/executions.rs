@@ -123,17 +123,20 @@ pub async fn insert<D: Db>(db: &D, e: &NewExecution) -> Result<bool, DbError> {
             Ok(db.execute(&sql, &params).await? == 1)
         }
         Dialect::Sqlite => {
-            crate::store::transaction(db, async || {
-                if db.execute(INSERT_EXECUTION, &execution).await? == 0 {
-                    return Ok(false);
-                }
-                let params: Vec<Value> = std::iter::once((&e.id).into()).chain(inputs.iter().cloned()).collect();
-                db.execute(INSERT_INPUTS, &params).await?;
-                Ok(true)
-            })
-            .await
+            crate::store::transaction(db, async || insert_rows_sqlite(db, &e.id, &execution, &inputs).await).await
         }
     }
+}
+
+/// SQLite, inside a transaction: the execution row, then its inputs.
+/// `false`, writing nothing, when the idempotency key is taken.
+async fn insert_rows_sqlite<D: Db>(db: &D, id: &str, execution: &[Value], inputs: &[Value]) -> Result<bool, DbError> {
+    if db.execute(INSERT_EXECUTION, execution).await? == 0 {
+        return Ok(false);
+    }
+    let params: Vec<Value> = std::iter::once(id.into()).chain(inputs.iter().cloned()).collect();
+    db.execute(INSERT_INPUTS, &params).await?;
+    Ok(true)
 }
 
 /// Inserts a run that is already over, with its inputs, its span and its
@@ -159,16 +162,13 @@ pub async fn insert_finished<D: Db>(
                 span_ctes(40, 41, 42)
             );
             let params: Vec<Value> = execution.into_iter().chain(inputs).chain([rows, deltas, now_ms.into()]).collect();
-            let written = db.query(&sql, &params).await?;
-            Ok(written.first().map(|r| r.i64("written")).transpose()?.unwrap_or(0) == 1)
+            wrote_one(&db.query(&sql, &params).await?)
         }
         Dialect::Sqlite => {
             crate::store::transaction(db, async || {
-                if db.execute(INSERT_EXECUTION, &execution).await? == 0 {
+                if !insert_rows_sqlite(db, &e.id, &execution, &inputs).await? {
                     return Ok(false);
                 }
-                let params: Vec<Value> = std::iter::once((&e.id).into()).chain(inputs.iter().cloned()).collect();
-                db.execute(INSERT_INPUTS, &params).await?;
                 write_span_sqlite(db, rows.clone(), deltas.clone(), now_ms).await?;
                 Ok(true)
             })
@@ -553,6 +553,12 @@ impl Outcome {
     }
 }
 
+/// Whether a statement ending in `SELECT ... COUNT(*) AS written FROM u`
+/// wrote its execution row.
+fn wrote_one(rows: &[Row]) -> Result<bool, DbError> {
+    Ok(rows.first().map(|r| r.i64("written")).transpose()?.unwrap_or(0) == 1)
+}
+
 /// The CTEs that write the execution's span and fold it into its trace,
 /// from the span rows in `$rows` (written only when a CTE `u` wrote the
 /// execution), the trace deltas in `$deltas` and the time in `$now`.
@@ -613,8 +619,7 @@ pub async fn finish<D: Db>(
                 span_ctes(16, 17, 15)
             );
             let params: Vec<Value> = update.into_iter().chain([rows, deltas]).collect();
-            let written = db.query(&sql, &params).await?;
-            Ok(written.first().map(|r| r.i64("written")).transpose()?.unwrap_or(0) == 1)
+            wrote_one(&db.query(&sql, &params).await?)
         }
         Dialect::Sqlite => {
             crate::store::transaction(db, async || {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::spans::{in_list, values_placeholders};
+use super::spans::in_list;
 use crate::analytics::histogram::{BOUNDS_MS, Histogram};
 use crate::ports::{Db, DbError, Row, Value};
 
@@ -12,6 +12,24 @@ pub const HOUR_MS: i64 = 3_600_000;
 
 /// Statuses of finished executions; only these are counted.
 const FINISHED: &str = "('succeeded', 'failed', 'canceled')";
+
+/// Rows per multi-row upsert of rollup rows.
+const CHUNK: usize = 50;
+
+/// `($1, ..., $w), ($w+1, ...)`: placeholders for `rows` rows of `width` values.
+fn values_placeholders(rows: usize, width: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(rows * width * 7);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            let separator = if c > 0 { ", " } else { "" };
+            let _ = write!(sql, "{separator}${}", r * width + c + 1);
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 const WATERMARK_KEY: &str = "analytics.rollup.watermark";
 const LOCK_KEY: &str = "analytics.rollup.lock";
@@ -222,7 +240,7 @@ pub async fn replace_day<D: Db>(db: &D, day: i64, rows: &[RollupRow], now_ms: i6
 
 async fn replace<D: Db>(db: &D, bucket_start: i64, rows: &[RollupRow], now_ms: i64) -> Result<(), DbError> {
     db.execute("DELETE FROM analytics_rollups WHERE bucket_start = $1", &[bucket_start.into()]).await?;
-    for chunk in rows.chunks(super::spans::CHUNK) {
+    for chunk in rows.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO analytics_rollups ({COLUMNS_BUT_HISTOGRAM}, latency_hist, updated_at) VALUES {} \
              ON CONFLICT (bucket_start, prompt_version_id, provider, model_name, status, error_type) DO UPDATE SET \
@@ -340,4 +358,14 @@ pub async fn prompt_names<D: Db>(db: &D, ids: &[String]) -> Result<HashMap<Strin
     let sql = format!("SELECT id, name FROM prompts WHERE id IN ({})", in_list(1, ids.len()));
     let params: Vec<Value> = ids.iter().map(Value::from).collect();
     db.query(&sql, &params).await?.iter().map(|r| Ok((r.str("id")?, r.str("name")?))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_rows_consecutively() {
+        assert_eq!(values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
 }

@@ -10,9 +10,6 @@ use super::traces::{self, TraceDelta};
 use crate::lineage::span::SpanRecord;
 use crate::ports::{Db, DbError, Dialect, Row, Value};
 
-/// Rows per multi-row statement on small tables (trace summaries, rollups).
-pub const CHUNK: usize = 50;
-
 const INSERT_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, span_type, service_name, status, \
     started_at_us, ended_at_us, execution_id, model, prompt_tokens, completion_tokens, input, output, \
     attributes, events, created_at";
@@ -36,21 +33,6 @@ const ON_CONFLICT: &str = " ON CONFLICT (trace_id, span_id) DO UPDATE SET \
     output = COALESCE(excluded.output, spans.output), \
     attributes = excluded.attributes, \
     events = excluded.events";
-
-/// `($1, ..., $w), ($w+1, ...)`: placeholders for `rows` rows of `width` values.
-pub(crate) fn values_placeholders(rows: usize, width: usize) -> String {
-    use std::fmt::Write;
-    let mut sql = String::with_capacity(rows * width * 7);
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..width {
-            let separator = if c > 0 { ", " } else { "" };
-            let _ = write!(sql, "{separator}${}", r * width + c + 1);
-        }
-        sql.push(')');
-    }
-    sql
-}
 
 /// `$from, $from+1, ...`: an IN list of `n` placeholders.
 pub(crate) fn in_list(from: usize, n: usize) -> String {
@@ -385,8 +367,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_number_rows_consecutively() {
-        assert_eq!(values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    fn in_lists_number_placeholders_from_the_first() {
         assert_eq!(in_list(3, 2), "$3, $4");
     }
 }
