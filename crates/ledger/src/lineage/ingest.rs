@@ -290,19 +290,11 @@ mod tests {
             span_id: id.into(),
             parent_span_id: parent.map(Into::into),
             name: format!("n-{id}"),
-            span_type: None,
             service_name: Some(format!("svc-{id}")),
             status: status.into(),
             started_at_us: start,
             ended_at_us: Some(start + 10),
-            execution_id: None,
-            model: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            input: None,
-            output: None,
-            attributes: json!({}),
-            events: json!([]),
+            ..crate::lineage::span::tests::span()
         };
         let spans = [
             span("t1", "b", None, 20, "ok"),

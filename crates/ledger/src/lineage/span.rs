@@ -200,11 +200,12 @@ impl Serialize for StoredPayload<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn span() -> SpanRecord {
+    /// A valid root span with only the required fields, for tests to vary.
+    pub(crate) fn span() -> SpanRecord {
         SpanRecord {
             trace_id: "t".into(),
             span_id: "s".into(),
