@@ -7,7 +7,7 @@ pub mod scenarios;
 pub mod spin;
 pub mod target;
 
-pub use target::{Backend, TestApp, TestResponse};
+pub use target::{Backend, Database, TestApp, TestResponse};
 
 /// The bootstrap admin key every test app is configured with.
 pub const ADMIN_KEY: &str = "pl-test-admin-key";

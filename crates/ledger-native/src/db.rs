@@ -6,18 +6,19 @@ use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use ledger::ports::{Db, DbError, Dialect, Row, Value, sqlite_placeholders};
+use ledger_pgwire::{Config, Connect, ConnectError, Pool, Transport, WireDb};
 use postgres_types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio::sync::OnceCell;
 
 pub enum NativeDb {
-    Postgres { url: String, client: OnceCell<tokio_postgres::Client> },
+    Postgres { url: String, session: OnceCell<PgSession> },
     Sqlite { path: PathBuf, conn: OnceCell<Arc<Mutex<rusqlite::Connection>>> },
 }
 
 impl NativeDb {
     /// Connects lazily on first use, like the Spin host does.
     pub fn postgres(url: impl Into<String>) -> Self {
-        NativeDb::Postgres { url: url.into(), client: OnceCell::new() }
+        NativeDb::Postgres { url: url.into(), session: OnceCell::new() }
     }
 
     pub fn sqlite(path: impl AsRef<Path>) -> Self {
@@ -32,9 +33,9 @@ impl NativeDb {
         }
     }
 
-    async fn pg(&self) -> Result<&tokio_postgres::Client, DbError> {
-        let NativeDb::Postgres { url, client } = self else { unreachable!("called on a Postgres db") };
-        client.get_or_try_init(|| async { connect(url).await }).await
+    async fn pg(&self) -> Result<&PgSession, DbError> {
+        let NativeDb::Postgres { url, session } = self else { unreachable!("called on a Postgres db") };
+        session.get_or_try_init(|| PgSession::open(url)).await
     }
 
     async fn sqlite_conn(&self) -> Result<Arc<Mutex<rusqlite::Connection>>, DbError> {
@@ -66,6 +67,54 @@ impl NativeDb {
         })
         .await
         .map_err(|e| DbError::Query(e.to_string()))?
+    }
+}
+
+/// A PostgreSQL session: the wire client on plain TCP, tokio-postgres where
+/// the server wants TLS.
+pub enum PgSession {
+    Wire(WireDb<TokioConnect>),
+    Tls(tokio_postgres::Client),
+}
+
+impl PgSession {
+    async fn open(url: &str) -> Result<PgSession, DbError> {
+        let config = Config::from_url(url).map_err(DbError::Unavailable)?;
+        let opened = match Pool::new(TokioConnect, config, 4) {
+            Ok(pool) => WireDb::open(Rc::new(pool)).await,
+            Err(unsupported) => Err(unsupported),
+        };
+        match opened {
+            Ok(db) => Ok(PgSession::Wire(db)),
+            Err(ConnectError::Unsupported(_)) => Ok(PgSession::Tls(connect(url).await?)),
+            Err(ConnectError::Db(e)) => Err(e),
+        }
+    }
+}
+
+/// Plain TCP for the wire client.
+pub struct TokioConnect;
+
+pub struct TokioStream(tokio::net::TcpStream);
+
+impl Connect for TokioConnect {
+    type Transport = TokioStream;
+
+    async fn connect(&self, addr: std::net::SocketAddr) -> std::io::Result<TokioStream> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(TokioStream(stream))
+    }
+}
+
+impl Transport for TokioStream {
+    async fn write_all(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        tokio::io::AsyncWriteExt::write_all(&mut self.0, &bytes).await
+    }
+
+    async fn read(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        buf.reserve(8192);
+        tokio::io::AsyncReadExt::read_buf(&mut self.0, buf).await
     }
 }
 
@@ -163,7 +212,10 @@ impl Db for NativeDb {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         match self {
             NativeDb::Postgres { .. } => {
-                let client = self.pg().await?;
+                let client = match self.pg().await? {
+                    PgSession::Wire(db) => return db.query(sql, params).await,
+                    PgSession::Tls(client) => client,
+                };
                 let params: Vec<PgParam> = params.iter().map(PgParam).collect();
                 let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
                 let rows = client.query(sql, &refs).await.map_err(pg_error)?;
@@ -197,7 +249,10 @@ impl Db for NativeDb {
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         match self {
             NativeDb::Postgres { .. } => {
-                let client = self.pg().await?;
+                let client = match self.pg().await? {
+                    PgSession::Wire(db) => return db.execute(sql, params).await,
+                    PgSession::Tls(client) => client,
+                };
                 if params.is_empty() && is_control(sql) {
                     return client.batch_execute(sql).await.map(|_| 0).map_err(pg_error);
                 }
@@ -290,17 +345,10 @@ fn from_pg_row(row: &tokio_postgres::Row, columns: &Rc<[String]>) -> Result<Row,
 }
 
 fn pg_error(e: tokio_postgres::Error) -> DbError {
-    use tokio_postgres::error::SqlState;
     match e.as_db_error() {
-        Some(db) if *db.code() == SqlState::UNIQUE_VIOLATION => {
-            DbError::Unique(db.constraint().unwrap_or("unique").to_owned())
+        Some(db) => {
+            DbError::from_sqlstate(db.code().code(), db.message().to_owned(), db.constraint().map(str::to_owned))
         }
-        Some(db)
-            if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE || *db.code() == SqlState::T_R_DEADLOCK_DETECTED =>
-        {
-            DbError::Conflict(db.message().to_owned())
-        }
-        Some(db) => DbError::Query(format!("{}: {}", db.code().code(), db.message())),
         None if e.is_closed() || e.to_string().contains("connection") => DbError::Unavailable(e.to_string()),
         None => DbError::Query(e.to_string()),
     }

@@ -6,5 +6,5 @@ pub mod host;
 pub mod http_client;
 pub mod kv;
 
-pub use db::NativeDb;
+pub use db::{NativeDb, TokioConnect};
 pub use host::NativeHost;

@@ -139,15 +139,10 @@ fn pg_error(e: pg::Error) -> DbError {
     use pg::{PgError, QueryError};
     match e {
         pg::Error::PgError(PgError::ConnectionFailed(m)) => DbError::Unavailable(m),
-        pg::Error::PgError(PgError::QueryFailed(QueryError::DbError(db))) => match db.code.as_str() {
-            "23505" => DbError::Unique(
-                db.extras.iter().find(|(k, _)| k == "constraint").map(|(_, v)| v.clone()).unwrap_or(db.message),
-            ),
-            "40001" | "40P01" => DbError::Conflict(db.message),
-            // Admin shutdown, cannot connect now, too many connections.
-            "57P01" | "57P03" | "53300" => DbError::Unavailable(db.message),
-            code => DbError::Query(format!("{code}: {}", db.message)),
-        },
+        pg::Error::PgError(PgError::QueryFailed(QueryError::DbError(db))) => {
+            let constraint = db.extras.into_iter().find(|(k, _)| k == "constraint").map(|(_, v)| v);
+            DbError::from_sqlstate(&db.code, db.message, constraint)
+        }
         pg::Error::PgError(PgError::QueryFailed(QueryError::Text(m))) if m.contains("connection") => {
             DbError::Unavailable(m)
         }

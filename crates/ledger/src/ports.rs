@@ -229,6 +229,19 @@ pub enum DbError {
     Query(String),
 }
 
+impl DbError {
+    /// A PostgreSQL error by its SQLSTATE, the same whichever driver reported it.
+    pub fn from_sqlstate(code: &str, message: String, constraint: Option<String>) -> Self {
+        match code {
+            "23505" => DbError::Unique(constraint.unwrap_or(message)),
+            "40001" | "40P01" => DbError::Conflict(message),
+            // Admin shutdown, cannot connect now, too many connections.
+            "57P01" | "57P03" | "53300" => DbError::Unavailable(message),
+            code => DbError::Query(format!("{code}: {message}")),
+        }
+    }
+}
+
 /// A connection to the ledger database.
 ///
 /// # Errors
