@@ -113,21 +113,24 @@ impl<C: Connect> WireDb<C> {
     }
 
     async fn take(&self, in_transaction: bool) -> Result<Connection<C::Transport>, DbError> {
+        if let Some(conn) = self.take_free(in_transaction)? {
+            return Ok(conn);
+        }
+        self.pool.checkout().await.map_err(|e| match e {
+            ConnectError::Db(e) => e,
+            ConnectError::Unsupported(m) => DbError::Unavailable(m),
+        })
+    }
+
+    fn take_free(&self, in_transaction: bool) -> Result<Option<Connection<C::Transport>>, DbError> {
         let mut free = self.free.borrow_mut();
         if in_transaction {
             let held = free.iter().position(Connection::in_transaction).ok_or_else(|| {
                 DbError::Query("a statement ran beside an open transaction on the same request".into())
             })?;
-            return Ok(free.swap_remove(held));
+            return Ok(Some(free.swap_remove(held)));
         }
-        if let Some(conn) = free.pop() {
-            return Ok(conn);
-        }
-        drop(free);
-        self.pool.checkout().await.map_err(|e| match e {
-            ConnectError::Db(e) => e,
-            ConnectError::Unsupported(m) => DbError::Unavailable(m),
-        })
+        Ok(free.pop())
     }
 }
 
