@@ -1,16 +1,42 @@
-//! [`Db`] on Spin's PostgreSQL and SQLite host interfaces.
+//! [`Db`] on PostgreSQL (the wire client over `wasi:sockets`, else Spin's
+//! PostgreSQL host interface) and on Spin's SQLite host interface.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
 use ledger::ports::{Db, DbError, Dialect, Row, Value, sqlite_placeholders};
+use ledger_pgwire::{Config, ConnectError, Pool, WireDb};
 use spin_sdk::{pg, sqlite};
 
+use crate::pg_socket::SocketConnect;
+
 /// PostgreSQL when a database URL is configured, else the app's SQLite
-/// database `default`. The connection opens on first use (the host pools them).
+/// database `default`. The connection opens on first use.
 pub enum SpinDb {
-    Postgres { url: String, conn: OnceCell<pg::Connection> },
+    Postgres { url: String, session: OnceCell<PgSession> },
     Sqlite { conn: OnceCell<sqlite::Connection> },
+}
+
+pub enum PgSession {
+    /// Connections the instance keeps between requests; one round trip per statement.
+    Wire(WireDb<SocketConnect>),
+    /// Spin's host driver: TLS, host names, or sockets the manifest does not allow.
+    Host(pg::Connection),
+}
+
+/// Idle connections stay this many per instance (Spin sends up to 16
+/// requests to one instance at once).
+const IDLE_PER_INSTANCE: usize = 16;
+
+enum WireState {
+    Ready(Rc<Pool<SocketConnect>>),
+    /// The wire client cannot serve this URL; the reason was logged once.
+    Unusable,
+}
+
+thread_local! {
+    // An instance serves one configuration, so one pool (or verdict) per instance.
+    static WIRE: RefCell<Option<WireState>> = const { RefCell::new(None) };
 }
 
 impl SpinDb {
@@ -18,17 +44,17 @@ impl SpinDb {
         if database_url.is_empty() {
             SpinDb::Sqlite { conn: OnceCell::new() }
         } else {
-            SpinDb::Postgres { url: database_url.to_owned(), conn: OnceCell::new() }
+            SpinDb::Postgres { url: database_url.to_owned(), session: OnceCell::new() }
         }
     }
 
-    async fn pg(&self) -> Result<&pg::Connection, DbError> {
-        let SpinDb::Postgres { url, conn } = self else { unreachable!("called on a Postgres db") };
-        if conn.get().is_none() {
-            let opened = pg::Connection::open(url.as_str()).await.map_err(pg_error)?;
-            let _ = conn.set(opened);
+    async fn pg(&self) -> Result<&PgSession, DbError> {
+        let SpinDb::Postgres { url, session } = self else { unreachable!("called on a Postgres db") };
+        if session.get().is_none() {
+            let opened = open_session(url).await?;
+            let _ = session.set(opened);
         }
-        conn.get().ok_or_else(|| DbError::Unavailable("connection was not stored".into()))
+        session.get().ok_or_else(|| DbError::Unavailable("connection was not stored".into()))
     }
 
     async fn sqlite(&self) -> Result<&sqlite::Connection, DbError> {
@@ -66,7 +92,10 @@ impl Db for SpinDb {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         match self {
             SpinDb::Postgres { .. } => {
-                let conn = self.pg().await?;
+                let conn = match self.pg().await? {
+                    PgSession::Wire(db) => return db.query(sql, params).await,
+                    PgSession::Host(conn) => conn,
+                };
                 let params: Vec<pg::ParameterValue> = params.iter().map(to_pg).collect();
                 let result = conn.query(sql, params).await.map_err(pg_error)?;
                 // The raw stream is read into one growing buffer and its values
@@ -87,7 +116,10 @@ impl Db for SpinDb {
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         match self {
             SpinDb::Postgres { .. } => {
-                let conn = self.pg().await?;
+                let conn = match self.pg().await? {
+                    PgSession::Wire(db) => return db.execute(sql, params).await,
+                    PgSession::Host(conn) => conn,
+                };
                 let params: Vec<pg::ParameterValue> = params.iter().map(to_pg).collect();
                 conn.execute(sql, params).await.map_err(pg_error)
             }
@@ -97,6 +129,52 @@ impl Db for SpinDb {
             }
         }
     }
+}
+
+async fn open_session(url: &str) -> Result<PgSession, DbError> {
+    if let Some(pool) = wire_pool(url) {
+        match WireDb::open(pool).await {
+            Ok(db) => return Ok(PgSession::Wire(db)),
+            Err(ConnectError::Db(e)) => return Err(e),
+            Err(ConnectError::Unsupported(why)) => give_up_wire(&why),
+        }
+    }
+    let conn = pg::Connection::open(url).await.map_err(pg_error)?;
+    Ok(PgSession::Host(conn))
+}
+
+fn wire_pool(url: &str) -> Option<Rc<Pool<SocketConnect>>> {
+    let known = WIRE.with_borrow(|state| match state {
+        Some(WireState::Ready(pool)) => Some(Some(pool.clone())),
+        Some(WireState::Unusable) => Some(None),
+        None => None,
+    });
+    if let Some(known) = known {
+        return known;
+    }
+    let created = Config::from_url(url)
+        .map_err(ConnectError::Unsupported)
+        .and_then(|config| Pool::new(SocketConnect, config, IDLE_PER_INSTANCE));
+    match created {
+        Ok(pool) => {
+            let pool = Rc::new(pool);
+            WIRE.set(Some(WireState::Ready(pool.clone())));
+            Some(pool)
+        }
+        Err(ConnectError::Unsupported(why)) => {
+            give_up_wire(&why);
+            None
+        }
+        Err(ConnectError::Db(e)) => {
+            give_up_wire(&e.to_string());
+            None
+        }
+    }
+}
+
+fn give_up_wire(why: &str) {
+    eprintln!("PostgreSQL through Spin's host driver: {why}");
+    WIRE.set(Some(WireState::Unusable));
 }
 
 fn to_pg(v: &Value) -> pg::ParameterValue {

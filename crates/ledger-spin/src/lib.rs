@@ -4,6 +4,7 @@
 mod db;
 mod host;
 mod outbound;
+mod pg_socket;
 
 pub use db::SpinDb;
 pub use host::{SpinHost, SpinKv, SpinQueue};
