@@ -62,13 +62,20 @@ async fn retryable_failures_back_off_then_succeed(backend: Backend) {
     let model = format!("flaky-1-{}", unique("t"));
     let id = queue(&app, &model, json!({})).await;
 
+    let before = clock.now_ms();
     let report = worker::drain(host(&app), Duration::from_secs(5)).await.unwrap();
+    let after = clock.now_ms();
     assert_eq!(report.retrying, 1);
     let e = record(&app, &id).await;
     assert_eq!((e.status.as_str(), e.attempts), ("queued", 1));
     assert_eq!(e.error_type.as_deref(), Some("provider_server_error"));
-    let wait = e.next_attempt_at.unwrap() - clock.now_ms();
-    assert!((200..=600).contains(&wait), "first back-off is 0.25–0.5 s, got {wait} ms");
+    // Measured from the failure, which happened between `before` and `after`.
+    let next = e.next_attempt_at.unwrap();
+    assert!(
+        (before + 250..=after + 500).contains(&next),
+        "first back-off is 0.25–0.5 s, got {} ms after the pass began",
+        next - before
+    );
 
     // Not due yet: the next pass leaves it alone.
     let report = worker::drain(host(&app), Duration::from_secs(5)).await.unwrap();

@@ -10,9 +10,9 @@ use ledger_native::TokioConnect;
 use ledger_pgwire::{Config, ConnectError, Pool, SslMode, WireDb};
 use scenarios::{Backend, Database};
 
-async fn pool(db: &Database, max_idle: usize) -> Rc<Pool<TokioConnect>> {
+async fn pool(db: &Database, max_open: usize) -> Rc<Pool<TokioConnect>> {
     let config = Config::from_url(&db.url()).expect("test URL");
-    Rc::new(Pool::new(TokioConnect, config, max_idle).expect("plain TCP to an IP address"))
+    Rc::new(Pool::new(TokioConnect, config, max_open).expect("plain TCP to an IP address"))
 }
 
 async fn backend_pid(db: &WireDb<TokioConnect>) -> i64 {
@@ -109,6 +109,30 @@ async fn connections_return_to_the_pool_and_open_transactions_do_not() {
     assert_ne!(a, b);
     drop(third);
     assert_eq!(pool.idle_count(), 2);
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn statements_wait_for_a_connection_at_the_limit() {
+    let database = Database::create(Backend::Postgres).await;
+    let pool = pool(&database, 1).await;
+    let (one, two) = (WireDb::new(pool.clone()), WireDb::new(pool.clone()));
+    let pid = "SELECT pg_backend_pid()::bigint AS pid, pg_sleep(0.1)::text AS s";
+    // One connection: the second request waits for the first's statement, not its end.
+    let (a, b) = tokio::join!(one.query(pid, &[]), two.query(pid, &[]));
+    assert_eq!(a.unwrap()[0].i64("pid").unwrap(), b.unwrap()[0].i64("pid").unwrap());
+    // A transaction keeps its connection; the other request waits until it ends.
+    one.execute("BEGIN", &[]).await.unwrap();
+    let (committed, waited) = tokio::join!(
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            one.execute("COMMIT", &[]).await
+        },
+        two.query("SELECT 1::bigint AS n", &[])
+    );
+    committed.unwrap();
+    assert_eq!(waited.unwrap()[0].i64("n").unwrap(), 1);
+    assert_eq!(pool.idle_count(), 1);
     database.drop_now().await;
 }
 

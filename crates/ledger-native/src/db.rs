@@ -80,7 +80,7 @@ pub enum PgSession {
 impl PgSession {
     async fn open(url: &str) -> Result<PgSession, DbError> {
         let config = Config::from_url(url).map_err(DbError::Unavailable)?;
-        let opened = match Pool::new(TokioConnect, config, 4) {
+        let opened = match Pool::new(TokioConnect, config, 16) {
             Ok(pool) => WireDb::open(Rc::new(pool)).await,
             Err(unsupported) => Err(unsupported),
         };

@@ -9,6 +9,7 @@ use ledger::ports::{Db, DbError, Dialect, Row, Value};
 
 use crate::config::{Config, SslMode};
 use crate::connection::{Connection, Outcome, Transport};
+use tokio::sync::Notify;
 
 /// Opens byte streams to the server.
 #[allow(async_fn_in_trait)]
@@ -25,24 +26,48 @@ pub enum ConnectError {
     Db(DbError),
 }
 
-/// Idle connections to one server, reused by later requests.
+/// Connections to one server: at most `max_open` at once (a statement
+/// waits for one beyond that), the idle ones kept for later requests.
 pub struct Pool<C: Connect> {
     connector: C,
     config: Config,
     addr: SocketAddr,
-    idle: RefCell<Vec<Connection<C::Transport>>>,
-    max_idle: usize,
+    idle: RefCell<Vec<Pooled<C::Transport>>>,
+    limit: Rc<Limit>,
+}
+
+struct Limit {
+    open: Cell<usize>,
+    max: usize,
+    /// Signalled when a connection goes idle or closes.
+    changed: Notify,
+}
+
+/// One open connection's place under the limit, freed when it closes.
+struct Slot(Rc<Limit>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get() - 1);
+        self.0.changed.notify_one();
+    }
+}
+
+struct Pooled<T> {
+    conn: Connection<T>,
+    _slot: Slot,
 }
 
 impl<C: Connect> Pool<C> {
-    pub fn new(connector: C, config: Config, max_idle: usize) -> Result<Self, ConnectError> {
+    pub fn new(connector: C, config: Config, max_open: usize) -> Result<Self, ConnectError> {
         if config.ssl_mode == SslMode::Require {
             return Err(ConnectError::Unsupported("the database URL requires TLS".into()));
         }
         let addr = config
             .socket_addr()
             .ok_or_else(|| ConnectError::Unsupported(format!("`{}` is not an IP address", config.host)))?;
-        Ok(Pool { connector, config, addr, idle: RefCell::new(Vec::new()), max_idle })
+        let limit = Rc::new(Limit { open: Cell::new(0), max: max_open.max(1), changed: Notify::new() });
+        Ok(Pool { connector, config, addr, idle: RefCell::new(Vec::new()), limit })
     }
 
     pub fn config(&self) -> &Config {
@@ -53,47 +78,64 @@ impl<C: Connect> Pool<C> {
         self.idle.borrow().len()
     }
 
-    async fn checkout(&self) -> Result<Connection<C::Transport>, ConnectError> {
-        if let Some(conn) = self.idle.borrow_mut().pop() {
-            return Ok(conn);
-        }
+    async fn checkout(&self) -> Result<Pooled<C::Transport>, ConnectError> {
+        let slot = loop {
+            if let Some(pooled) = self.idle.borrow_mut().pop() {
+                return Ok(pooled);
+            }
+            let limit = &self.limit;
+            if limit.open.get() < limit.max {
+                limit.open.set(limit.open.get() + 1);
+                break Slot(limit.clone());
+            }
+            // A wake-up sent while nobody waited is kept for the next waiter.
+            limit.changed.notified().await;
+        };
         let io = self.connector.connect(self.addr).await.map_err(|e| match e.kind() {
             io::ErrorKind::PermissionDenied => ConnectError::Unsupported(format!("connecting to {}: {e}", self.addr)),
             _ => ConnectError::Db(DbError::Unavailable(format!("connecting to {}: {e}", self.addr))),
         })?;
-        Connection::start(io, &self.config).await
+        let conn = Connection::start(io, &self.config).await?;
+        Ok(Pooled { conn, _slot: slot })
     }
 
-    fn checkin(&self, conn: Connection<C::Transport>) {
-        let mut idle = self.idle.borrow_mut();
-        if conn.is_reusable() && idle.len() < self.max_idle {
-            idle.push(conn);
+    fn checkin(&self, pooled: Pooled<C::Transport>) {
+        if pooled.conn.is_reusable() {
+            self.idle.borrow_mut().push(pooled);
+            self.limit.changed.notify_one();
         }
     }
 }
 
-/// The database for one request: it takes connections from the pool as
-/// statements need them (concurrent reads get one each), keeps a
-/// transaction on the connection that began it, and returns clean
-/// connections to the pool when dropped.
+/// The database for one request. A statement borrows a connection from the
+/// pool and gives it back as soon as it is done (concurrent statements get
+/// one each), except inside a transaction: the connection that ran `BEGIN`
+/// stays with the request until the transaction ends, and is closed, so
+/// rolled back, if the request is dropped first. Holding at most one
+/// connection while waiting for none, a request cannot deadlock the pool.
 pub struct WireDb<C: Connect> {
     pool: Rc<Pool<C>>,
-    free: RefCell<Vec<Connection<C::Transport>>>,
+    transaction: RefCell<Option<Pooled<C::Transport>>>,
     transaction_open: Cell<bool>,
     transaction_lost: Cell<bool>,
 }
 
 impl<C: Connect> WireDb<C> {
-    /// Takes a first connection now, so a server this client cannot serve
-    /// shows before any statement runs.
+    /// Connects once now, so a server this client cannot serve shows before
+    /// any statement runs.
     pub async fn open(pool: Rc<Pool<C>>) -> Result<Self, ConnectError> {
         let first = pool.checkout().await?;
-        Ok(WireDb {
+        pool.checkin(first);
+        Ok(Self::new(pool))
+    }
+
+    pub fn new(pool: Rc<Pool<C>>) -> Self {
+        WireDb {
             pool,
-            free: RefCell::new(vec![first]),
+            transaction: RefCell::new(None),
             transaction_open: Cell::new(false),
             transaction_lost: Cell::new(false),
-        })
+        }
     }
 
     async fn run(&self, sql: &str, params: &[Value]) -> Result<Outcome, DbError> {
@@ -101,46 +143,28 @@ impl<C: Connect> WireDb<C> {
             return Err(DbError::Unavailable("the connection holding this transaction was lost".into()));
         }
         let in_transaction = self.transaction_open.get();
-        let mut conn = self.take(in_transaction).await?;
-        let result = conn.run(sql, params).await;
-        if conn.is_reusable() || conn.in_transaction() && !conn.is_broken() {
-            self.transaction_open.set(conn.in_transaction());
-            self.free.borrow_mut().push(conn);
-        } else if in_transaction || conn.in_transaction() {
+        let mut pooled = if in_transaction {
+            self.transaction.borrow_mut().take().ok_or_else(|| {
+                DbError::Query("a statement ran beside an open transaction on the same request".into())
+            })?
+        } else {
+            self.pool.checkout().await.map_err(|e| match e {
+                ConnectError::Db(e) => e,
+                ConnectError::Unsupported(m) => DbError::Unavailable(m),
+            })?
+        };
+        let result = pooled.conn.run(sql, params).await;
+        let (still_open, broken) = (pooled.conn.in_transaction(), pooled.conn.is_broken());
+        if still_open && !broken {
+            *self.transaction.borrow_mut() = Some(pooled);
+        } else {
+            self.pool.checkin(pooled);
+        }
+        self.transaction_open.set(still_open && !broken);
+        if broken && (in_transaction || still_open) {
             self.transaction_lost.set(true);
         }
         result
-    }
-
-    async fn take(&self, in_transaction: bool) -> Result<Connection<C::Transport>, DbError> {
-        if let Some(conn) = self.take_free(in_transaction)? {
-            return Ok(conn);
-        }
-        self.pool.checkout().await.map_err(|e| match e {
-            ConnectError::Db(e) => e,
-            ConnectError::Unsupported(m) => DbError::Unavailable(m),
-        })
-    }
-
-    fn take_free(&self, in_transaction: bool) -> Result<Option<Connection<C::Transport>>, DbError> {
-        let mut free = self.free.borrow_mut();
-        if in_transaction {
-            let held = free.iter().position(Connection::in_transaction).ok_or_else(|| {
-                DbError::Query("a statement ran beside an open transaction on the same request".into())
-            })?;
-            return Ok(Some(free.swap_remove(held)));
-        }
-        Ok(free.pop())
-    }
-}
-
-impl<C: Connect> Drop for WireDb<C> {
-    fn drop(&mut self) {
-        // A connection still inside a transaction is dropped, and the server
-        // rolls the transaction back when the socket closes.
-        for conn in self.free.get_mut().drain(..) {
-            self.pool.checkin(conn);
-        }
     }
 }
 

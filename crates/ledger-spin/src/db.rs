@@ -24,9 +24,11 @@ pub enum PgSession {
     Host(pg::Connection),
 }
 
-/// Idle connections stay this many per instance (Spin sends up to 16
-/// requests to one instance at once).
-const IDLE_PER_INSTANCE: usize = 16;
+/// Connections per instance, open at once (Spin sends up to 16 requests
+/// to one instance at once; a statement takes a millisecond or so, so they
+/// share). PostgreSQL's `max_connections` must cover this times the
+/// instances alive.
+const OPEN_PER_INSTANCE: usize = 8;
 
 enum WireState {
     Ready(Rc<Pool<SocketConnect>>),
@@ -154,7 +156,7 @@ fn wire_pool(url: &str) -> Option<Rc<Pool<SocketConnect>>> {
     }
     let created = Config::from_url(url)
         .map_err(ConnectError::Unsupported)
-        .and_then(|config| Pool::new(SocketConnect, config, IDLE_PER_INSTANCE));
+        .and_then(|config| Pool::new(SocketConnect, config, OPEN_PER_INSTANCE));
     match created {
         Ok(pool) => {
             let pool = Rc::new(pool);
