@@ -174,6 +174,13 @@ fn wire_pool(url: &str) -> Option<Rc<Pool<SocketConnect>>> {
     }
 }
 
+/// For triggers that run each event in a fresh instance (Redis, cron):
+/// connections kept by the instance would never be reused, and Spin's host
+/// driver keeps its pool across instances.
+pub fn use_host_driver() {
+    WIRE.set(Some(WireState::Unusable));
+}
+
 fn give_up_wire(why: &str) {
     eprintln!("PostgreSQL through Spin's host driver: {why}");
     WIRE.set(Some(WireState::Unusable));

@@ -67,6 +67,7 @@ macro_rules! http_component {
 /// Configuration or database errors, reported to Spin's log; the beat
 /// recovers the run once its lease expires.
 pub async fn run_queued(payload: &[u8]) -> Result<(), String> {
+    db::use_host_driver();
     let host = SpinHost::from_variables().await?;
     ledger::executions::worker::handle_message(&host, payload).await.map(drop).map_err(|e| e.to_string())
 }
@@ -76,6 +77,7 @@ pub async fn run_queued(payload: &[u8]) -> Result<(), String> {
 /// # Errors
 /// The parts of the pass that failed; the next pass retries them.
 pub async fn run_beat() -> Result<(), String> {
+    db::use_host_driver();
     let host = SpinHost::from_variables().await?;
     let report = ledger::beat::run_pass(&host).await;
     if report.errors.is_empty() { Ok(()) } else { Err(report.errors.join("; ")) }

@@ -33,7 +33,10 @@ impl Connect for SocketConnect {
         let (family, remote) = match addr {
             SocketAddr::V4(v4) => {
                 let [a, b, c, d] = v4.ip().octets();
-                (IpAddressFamily::Ipv4, IpSocketAddress::Ipv4(Ipv4SocketAddress { port: v4.port(), address: (a, b, c, d) }))
+                (
+                    IpAddressFamily::Ipv4,
+                    IpSocketAddress::Ipv4(Ipv4SocketAddress { port: v4.port(), address: (a, b, c, d) }),
+                )
             }
             SocketAddr::V6(v6) => {
                 let [a, b, c, d, e, f, g, h] = v6.ip().segments();
