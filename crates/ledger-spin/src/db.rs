@@ -19,7 +19,7 @@ pub enum SpinDb {
 
 pub enum PgSession {
     /// Connections the instance keeps between requests; one round trip per statement.
-    Wire(WireDb<SocketConnect>),
+    Wire(Box<WireDb<SocketConnect>>),
     /// Spin's host driver: TLS, host names, or sockets the manifest does not allow.
     Host(pg::Connection),
 }
@@ -136,7 +136,7 @@ impl Db for SpinDb {
 async fn open_session(url: &str) -> Result<PgSession, DbError> {
     if let Some(pool) = wire_pool(url) {
         match WireDb::open(pool).await {
-            Ok(db) => return Ok(PgSession::Wire(db)),
+            Ok(db) => return Ok(PgSession::Wire(Box::new(db))),
             Err(ConnectError::Db(e)) => return Err(e),
             Err(ConnectError::Unsupported(why)) => give_up_wire(&why),
         }
