@@ -366,6 +366,7 @@ async fn redis_drain(client: &reqwest::Client) -> anyhow::Result<()> {
         scenarios::target::Transport::Http { base_url, .. } => base_url.clone(),
         _ => unreachable!("spin app"),
     };
+    spin::wait_for_worker_subscription().await;
     let (enqueue, total) = drain_once(&base, ADMIN_KEY, client, false).await?;
     println!("| Redis: worker component | {enqueue:.2} | {total:.2} |");
     drop(process);

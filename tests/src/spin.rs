@@ -198,3 +198,21 @@ pub async fn start_with(
 fn admin_or(url: &str, default: &str) -> String {
     if url.is_empty() { default.to_owned() } else { url.to_owned() }
 }
+
+/// Waits until the worker's Redis trigger has subscribed to the execution
+/// queue: `spin up` serves HTTP before that, and a message published earlier
+/// reaches no one (the beat would claim its run later).
+pub async fn wait_for_worker_subscription() {
+    let channel = ledger::executions::QUEUE_CHANNEL;
+    let client = redis::Client::open(crate::target::redis_url()).expect("redis url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis is running");
+    for _ in 0..300 {
+        let (_, subscribers): (String, i64) =
+            redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut conn).await.expect("PUBSUB NUMSUB");
+        if subscribers > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the worker never subscribed to {channel}");
+}

@@ -56,20 +56,6 @@ async fn wait_succeeded(app: &scenarios::TestApp, id: &str) -> serde_json::Value
     }
 }
 
-async fn wait_for_subscriber(channel: &str) {
-    let client = redis::Client::open(scenarios::target::redis_url()).expect("redis url");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis is running");
-    for _ in 0..100 {
-        let (_, subscribers): (String, i64) =
-            redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut conn).await.expect("PUBSUB NUMSUB");
-        if subscribers > 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the worker never subscribed to {channel}");
-}
-
 async fn queue_async(app: &scenarios::TestApp) -> String {
     let r = app
         .post(
@@ -94,7 +80,7 @@ async fn async_runs_under_spin_with_the_redis_worker() {
         .await;
     // /health answers before the Redis trigger has subscribed; a message
     // published earlier would only be picked up by the beat.
-    wait_for_subscriber(ledger::executions::QUEUE_CHANNEL).await;
+    spin::wait_for_worker_subscription().await;
     let id = queue_async(&app).await;
     let e = wait_succeeded(&app, &id).await;
     assert_eq!(e["status"], "succeeded", "the worker ran the published execution: {e}");
