@@ -206,7 +206,7 @@ pub async fn wait_for_worker_subscription() {
     let channel = ledger::executions::QUEUE_CHANNEL;
     let client = redis::Client::open(crate::target::redis_url()).expect("redis url");
     let mut conn = client.get_multiplexed_async_connection().await.expect("Redis is running");
-    for _ in 0..300 {
+    for _ in 0..100 {
         let (_, subscribers): (String, i64) =
             redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut conn).await.expect("PUBSUB NUMSUB");
         if subscribers > 0 {

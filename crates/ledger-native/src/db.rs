@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use ledger::ports::{Db, DbError, Dialect, Row, Value, sqlite_placeholders};
-use ledger_pgwire::{Config, Connect, ConnectError, Pool, Transport, WireDb};
+use ledger_pgwire::{Connect, ConnectError, Pool, Transport, WireDb};
 use postgres_types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio::sync::OnceCell;
 
@@ -79,8 +79,7 @@ pub enum PgSession {
 
 impl PgSession {
     async fn open(url: &str) -> Result<PgSession, DbError> {
-        let config = Config::from_url(url).map_err(DbError::Unavailable)?;
-        let opened = match Pool::new(TokioConnect, config, 16) {
+        let opened = match Pool::from_url(TokioConnect, url, 16) {
             Ok(pool) => WireDb::open(Rc::new(pool)).await,
             Err(unsupported) => Err(unsupported),
         };

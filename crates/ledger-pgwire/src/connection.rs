@@ -46,10 +46,8 @@ pub struct Outcome {
 impl<T: Transport> Connection<T> {
     /// Starts a session: TLS negotiation (declined or skipped), startup and
     /// authentication (trust, password, MD5 or SCRAM-SHA-256).
+    /// The pool has already turned `sslmode=require` away.
     pub async fn start(mut io: T, config: &Config) -> Result<Self, ConnectError> {
-        if config.ssl_mode == SslMode::Require {
-            return Err(ConnectError::Unsupported("the server connection requires TLS".into()));
-        }
         let mut read_buf = BytesMut::with_capacity(8192);
         if config.ssl_mode == SslMode::Prefer {
             let mut out = BytesMut::new();
@@ -234,13 +232,6 @@ impl<T: Transport> Connection<T> {
             Some(error) => Err(error),
             None => Ok(Outcome { rows, affected }),
         }
-    }
-
-    /// Ends the session politely; the server would notice a closed socket anyway.
-    pub async fn close(mut self) {
-        let mut out = BytesMut::new();
-        frontend::terminate(&mut out);
-        let _ = self.io.write_all(out.to_vec()).await;
     }
 
     async fn send(&mut self, out: &mut BytesMut) -> Result<(), DbError> {

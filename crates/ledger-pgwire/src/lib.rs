@@ -13,5 +13,5 @@ mod pool;
 mod text;
 
 pub use config::{Config, SslMode};
-pub use connection::{Connection, Transport};
+pub use connection::Transport;
 pub use pool::{Connect, ConnectError, Pool, WireDb};

@@ -26,6 +26,15 @@ pub enum ConnectError {
     Db(DbError),
 }
 
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Unsupported(why) => f.write_str(why),
+            ConnectError::Db(e) => e.fmt(f),
+        }
+    }
+}
+
 /// Connections to one server: at most `max_open` at once (a statement
 /// waits for one beyond that), the idle ones kept for later requests.
 pub struct Pool<C: Connect> {
@@ -59,6 +68,13 @@ struct Pooled<T> {
 }
 
 impl<C: Connect> Pool<C> {
+    /// A pool for a `postgres://` URL; a URL this client cannot parse or
+    /// serve is [`ConnectError::Unsupported`], for another driver to try.
+    pub fn from_url(connector: C, url: &str, max_open: usize) -> Result<Self, ConnectError> {
+        let config = Config::from_url(url).map_err(ConnectError::Unsupported)?;
+        Self::new(connector, config, max_open)
+    }
+
     pub fn new(connector: C, config: Config, max_open: usize) -> Result<Self, ConnectError> {
         if config.ssl_mode == SslMode::Require {
             return Err(ConnectError::Unsupported("the database URL requires TLS".into()));
@@ -68,10 +84,6 @@ impl<C: Connect> Pool<C> {
             .ok_or_else(|| ConnectError::Unsupported(format!("`{}` is not an IP address", config.host)))?;
         let limit = Rc::new(Limit { open: Cell::new(0), max: max_open.max(1), changed: Notify::new() });
         Ok(Pool { connector, config, addr, idle: RefCell::new(Vec::new()), limit })
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     pub fn idle_count(&self) -> usize {

@@ -5,7 +5,7 @@ use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
 use ledger::ports::{Db, DbError, Dialect, Row, Value, sqlite_placeholders};
-use ledger_pgwire::{Config, ConnectError, Pool, WireDb};
+use ledger_pgwire::{ConnectError, Pool, WireDb};
 use spin_sdk::{pg, sqlite};
 
 use crate::pg_socket::SocketConnect;
@@ -154,21 +154,14 @@ fn wire_pool(url: &str) -> Option<Rc<Pool<SocketConnect>>> {
     if let Some(known) = known {
         return known;
     }
-    let created = Config::from_url(url)
-        .map_err(ConnectError::Unsupported)
-        .and_then(|config| Pool::new(SocketConnect, config, OPEN_PER_INSTANCE));
-    match created {
+    match Pool::from_url(SocketConnect, url, OPEN_PER_INSTANCE) {
         Ok(pool) => {
             let pool = Rc::new(pool);
             WIRE.set(Some(WireState::Ready(pool.clone())));
             Some(pool)
         }
-        Err(ConnectError::Unsupported(why)) => {
-            give_up_wire(&why);
-            None
-        }
-        Err(ConnectError::Db(e)) => {
-            give_up_wire(&e.to_string());
+        Err(why) => {
+            give_up_wire(&why.to_string());
             None
         }
     }
