@@ -10,17 +10,18 @@
 //! - `flaky-<n>-<tag>`: 500 for the first `n` calls with that exact name, then answers
 //!
 //! Every call is counted per model name, so tests can assert how many
-//! provider calls a scenario caused.
+//! provider calls a scenario caused (`GET /calls?model=NAME` from another
+//! process).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
@@ -81,7 +82,22 @@ impl FakeProvider {
 }
 
 fn router(calls: Calls) -> Router {
-    Router::new().route("/v1/chat/completions", post(openai)).route("/v1/messages", post(anthropic)).with_state(calls)
+    Router::new()
+        .route("/v1/chat/completions", post(openai))
+        .route("/v1/messages", post(anthropic))
+        .route("/calls", get(call_count))
+        .with_state(calls)
+}
+
+#[derive(serde::Deserialize)]
+struct CallQuery {
+    model: String,
+}
+
+/// `GET /calls?model=NAME`: how client suites in other processes count calls.
+async fn call_count(State(calls): State<Calls>, Query(query): Query<CallQuery>) -> Json<Value> {
+    let n = calls.0.lock().unwrap_or_else(|p| p.into_inner()).get(&query.model).copied().unwrap_or(0);
+    Json(json!({ "model": query.model, "calls": n }))
 }
 
 enum Outcome {

@@ -46,6 +46,7 @@ macro_rules! all_scenarios {
             foundation::auth_requires_a_valid_key,
             foundation::api_keys_lifecycle_and_scopes,
             foundation::errors_share_one_json_shape,
+            foundation::nul_characters_are_refused_with_their_field,
             // registry (prompts, versions, labels, rendering)
             prompts::prompts_create_get_and_update,
             prompts::prompts_list_paginates_and_filters,

@@ -275,6 +275,19 @@ pub async fn executions_are_listed_with_filters(app: &TestApp) {
     assert_eq!(page, vec![ids[0].as_str()]);
     assert!(r.json["next_cursor"].is_null());
 
+    // Timestamps are RFC 3339 and go straight back into the time filters.
+    let first = &r.json["data"][0];
+    for field in ["created_at", "started_at", "completed_at"] {
+        assert!(super::is_instant(&first[field]), "{field}: {}", first[field]);
+    }
+    let created = first["created_at"].as_str().unwrap().replace('+', "%2B");
+    let r = app.get(&format!("/v1/executions?correlation_id={correlation}&since={created}")).await;
+    assert_eq!((r.status, r.json["data"].as_array().map(Vec::len)), (200, Some(3)), "{}", r.text());
+    let r = app.get(&format!("/v1/executions?correlation_id={correlation}&until={created}")).await;
+    assert_eq!(r.json["data"].as_array().map(Vec::len), Some(0), "until is exclusive");
+    let r = app.get("/v1/executions?since=yesterday").await;
+    assert_eq!((r.status, r.json["error"]["details"]["field"].as_str()), (422, Some("since")));
+
     let r = app.get(&format!("/v1/executions?model={model}&status=succeeded&provider=openai")).await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 3);
     let r = app.get(&format!("/v1/executions?model={model}&status=failed")).await;

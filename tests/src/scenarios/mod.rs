@@ -12,3 +12,9 @@ pub mod prompts;
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
+
+/// Whether a response field is an RFC 3339 instant, as every timestamp the
+/// API returns is.
+pub fn is_instant(value: &serde_json::Value) -> bool {
+    value.as_str().and_then(ledger::lineage::time::parse_rfc3339_us).is_some()
+}

@@ -7,7 +7,6 @@ use super::traces::decode_segment;
 use crate::analytics::query::{self, Bucket, OPEN_END_MS, Window};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::lineage::time::parse_query_ms;
 use crate::ports::Host;
 use crate::store::rollups;
 
@@ -22,16 +21,8 @@ pub async fn route<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &
 
 /// `since` (inclusive) and `until` (exclusive): RFC 3339 or epoch ms; open when left out.
 fn window(req: &ApiRequest) -> ApiResult<Window> {
-    let instant = |name: &str| -> ApiResult<Option<i64>> {
-        match req.query_param(name).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(raw) => parse_query_ms(raw)
-                .map(Some)
-                .ok_or_else(|| ApiError::invalid(name, "must be RFC 3339 or epoch milliseconds")),
-        }
-    };
-    let since_ms = instant("since")?.unwrap_or(0);
-    let until_ms = instant("until")?.unwrap_or(OPEN_END_MS);
+    let since_ms = req.query_time_ms("since")?.unwrap_or(0);
+    let until_ms = req.query_time_ms("until")?.unwrap_or(OPEN_END_MS);
     if until_ms <= since_ms {
         return Err(ApiError::invalid("until", "must be after since"));
     }

@@ -86,8 +86,8 @@ async fn list<H: Host>(host: &H, req: &ApiRequest, who: &Principal) -> ApiResult
         provider: req.query_param("provider").map(str::to_owned),
         model_name: req.query_param("model").or(req.query_param("model_name")).map(str::to_owned),
         correlation_id: req.query_param("correlation_id").map(str::to_owned),
-        since_ms: req.query_parsed("since")?,
-        until_ms: req.query_parsed("until")?,
+        since_ms: req.query_time_ms("since")?,
+        until_ms: req.query_time_ms("until")?,
         after,
         limit: limit + 1,
     };

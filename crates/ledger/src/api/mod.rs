@@ -38,6 +38,9 @@ pub async fn handle<H: Host>(host: &H, req: http::Request<Vec<u8>>) -> Response 
         return response::error(&ApiError::payload_too_large(MAX_BODY_BYTES));
     }
     let req = ApiRequest::from_http(req);
+    if let Some((name, _)) = req.query.iter().find(|(name, value)| name.contains('\0') || value.contains('\0')) {
+        return response::error(&request::nul_error(name));
+    }
     match route(host, &req).await {
         Ok(response) => response,
         Err(e) => {

@@ -41,6 +41,16 @@ impl ApiRequest {
         }
     }
 
+    /// A query-string instant (RFC 3339 or epoch milliseconds), in ms.
+    pub fn query_time_ms(&self, name: &str) -> ApiResult<Option<i64>> {
+        match self.query_param(name) {
+            None | Some("") => Ok(None),
+            Some(raw) => crate::lineage::time::parse_query_ms(raw)
+                .map(Some)
+                .ok_or_else(|| ApiError::invalid(name, "must be RFC 3339 or epoch milliseconds")),
+        }
+    }
+
     pub fn query_bool(&self, name: &str) -> ApiResult<bool> {
         match self.query_param(name) {
             None | Some("") | Some("false") | Some("0") => Ok(false),
@@ -62,6 +72,7 @@ impl ApiRequest {
     /// [`parse_json`] for the usual error.
     pub fn json_value(&self) -> ApiResult<serde_json::Value> {
         self.require_json_type()?;
+        reject_nul(&self.body)?;
         serde_json::from_slice(&self.body).or_else(|_| parse_json(&self.body))
     }
 
@@ -82,6 +93,7 @@ impl ApiRequest {
 }
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    reject_nul(body)?;
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -94,6 +106,48 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
             _ => ApiError::bad_request(format!("malformed JSON body: {inner}")),
         }
     })
+}
+
+/// PostgreSQL cannot store U+0000 in text or jsonb, so no backend accepts
+/// it: a 422 naming the first field that holds one. The byte scan keeps the
+/// common case to one pass; only a body with a `\u0000` escape is walked.
+fn reject_nul(body: &[u8]) -> ApiResult<()> {
+    let may_hold_nul = body.windows(6).any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..] == *b"0000");
+    if !may_hold_nul {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else { return Ok(()) };
+    match nul_path(&value) {
+        Some(path) => Err(nul_error(&path)),
+        None => Ok(()),
+    }
+}
+
+pub fn nul_error(field: &str) -> ApiError {
+    ApiError::invalid(field, "must not contain the NUL character (\\u0000)")
+}
+
+/// The dotted path of the first string (or key) holding U+0000.
+fn nul_path(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let join = |prefix: String, rest: Option<String>| match rest.as_deref() {
+        Some("") | None => prefix,
+        Some(rest) if rest.starts_with('[') => format!("{prefix}{rest}"),
+        Some(rest) => format!("{prefix}.{rest}"),
+    };
+    match value {
+        Value::String(s) => s.contains('\0').then(String::new),
+        Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| nul_path(item).map(|rest| join(format!("[{i}]"), Some(rest))))
+        }
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(key.replace('\0', "\\u0000"));
+            }
+            nul_path(item).map(|rest| join(key.clone(), Some(rest)))
+        }),
+        _ => None,
+    }
 }
 
 /// serde reports a missing top-level field at path "."; recover its name.
@@ -122,6 +176,17 @@ mod tests {
     #[allow(dead_code)]
     struct Inner {
         count: u32,
+    }
+
+    #[test]
+    fn nul_characters_are_refused_with_their_field() {
+        let e = parse_json::<serde_json::Value>(br#"{"a": {"b": ["ok", "x\u0000y"]}}"#).unwrap_err();
+        let field = |e: &ApiError| e.details.as_ref().and_then(|d| d["field"].as_str()).map(str::to_owned);
+        assert_eq!((e.status.as_u16(), field(&e).as_deref()), (422, Some("a.b[1]")));
+        let e = parse_json::<serde_json::Value>(br#"["\u0000"]"#).unwrap_err();
+        assert_eq!(field(&e).as_deref(), Some("[0]"));
+        // An escaped backslash before `u0000` is four ordinary characters.
+        assert!(parse_json::<serde_json::Value>(br#"{"a": "\\u0000"}"#).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::response::{self, Response};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::lineage::ingest::{self, Format};
-use crate::lineage::time::{Rfc3339Us, format_us, parse_query_ms};
+use crate::lineage::time::{Rfc3339Us, format_us};
 use crate::lineage::tree;
 use crate::ports::Host;
 use crate::store::spans as span_store;
@@ -105,7 +105,12 @@ fn percent_decode(segment: &str) -> Option<String> {
 
 /// A path segment with its escapes decoded (ids and names may hold any character).
 pub(super) fn decode_segment(raw: &str) -> ApiResult<String> {
-    percent_decode(raw).ok_or_else(|| ApiError::bad_request("the path is not valid UTF-8 once decoded"))
+    let decoded =
+        percent_decode(raw).ok_or_else(|| ApiError::bad_request("the path is not valid UTF-8 once decoded"))?;
+    if decoded.contains('\0') {
+        return Err(super::request::nul_error("path"));
+    }
+    Ok(decoded)
 }
 
 fn trace_summary(t: &TraceRow) -> Json {
@@ -187,15 +192,6 @@ async fn get<H: Host>(host: &H, trace_id: &str) -> ApiResult<Response> {
     }))
 }
 
-fn instant_us(req: &ApiRequest, name: &str) -> ApiResult<Option<i64>> {
-    match req.query_param(name) {
-        None | Some("") => Ok(None),
-        Some(raw) => parse_query_ms(raw)
-            .map(|ms| Some(ms * 1000))
-            .ok_or_else(|| ApiError::invalid(name, "must be RFC 3339 or epoch milliseconds")),
-    }
-}
-
 fn encode_cursor(t: &TraceRow) -> Option<String> {
     t.started_at_us.map(|s| super::cursor::encode(&[&s.to_string(), &t.trace_id]))
 }
@@ -217,8 +213,8 @@ async fn list<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
         service: req.query_param("service").filter(|s| !s.is_empty()).map(str::to_owned),
         status,
         has_error: req.query_parsed::<bool>("has_error")?,
-        since_us: instant_us(req, "since")?,
-        until_us: instant_us(req, "until")?,
+        since_us: req.query_time_ms("since")?.map(|ms| ms * 1000),
+        until_us: req.query_time_ms("until")?.map(|ms| ms * 1000),
         before: super::cursor::time_and_id(req)?,
         limit: limit + 1,
     };

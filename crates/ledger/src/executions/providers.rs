@@ -258,10 +258,16 @@ fn anthropic_request(config: &Config, call: &Call<'_>) -> Result<http::Request<V
         .map_err(|e| e.to_string())
 }
 
+/// A provider's text as the ledger can store it: PostgreSQL refuses U+0000
+/// in text, so it becomes U+FFFD rather than losing the whole record.
+fn storable(text: &str) -> String {
+    if text.contains('\0') { text.replace('\0', "\u{FFFD}") } else { text.to_owned() }
+}
+
 fn parse_openai(body: &Json) -> Option<Completion> {
-    let text = body["choices"][0]["message"]["content"].as_str()?.to_owned();
+    let text = body["choices"][0]["message"]["content"].as_str()?;
     Some(Completion {
-        text,
+        text: storable(text),
         prompt_tokens: body["usage"]["prompt_tokens"].as_i64().unwrap_or(0),
         response_tokens: body["usage"]["completion_tokens"].as_i64().unwrap_or(0),
     })
@@ -271,7 +277,7 @@ fn parse_anthropic(body: &Json) -> Option<Completion> {
     let parts = body["content"].as_array()?;
     let text: String = parts.iter().filter(|p| p["type"] == "text").filter_map(|p| p["text"].as_str()).collect();
     Some(Completion {
-        text,
+        text: storable(&text),
         prompt_tokens: body["usage"]["input_tokens"].as_i64().unwrap_or(0),
         response_tokens: body["usage"]["output_tokens"].as_i64().unwrap_or(0),
     })

@@ -3,6 +3,7 @@
 use serde_json::{Value as Json, json};
 
 use super::cost::nanos_to_usd;
+use crate::lineage::time::format_ms;
 use crate::store::executions::{ExecutionRecord, Inputs};
 
 pub fn execution(e: &ExecutionRecord) -> Json {
@@ -40,13 +41,13 @@ pub fn execution(e: &ExecutionRecord) -> Json {
         "idempotency_key": e.idempotency_key,
         "attempts": e.attempts,
         "max_attempts": e.max_attempts,
-        "next_attempt_at": e.next_attempt_at,
+        "next_attempt_at": e.next_attempt_at.map(format_ms),
         "error": error,
         "trace_id": e.trace_id,
         "span_id": e.span_id,
-        "created_at": e.created_at,
-        "started_at": e.started_at,
-        "completed_at": e.completed_at,
+        "created_at": format_ms(e.created_at),
+        "started_at": e.started_at.map(format_ms),
+        "completed_at": e.completed_at.map(format_ms),
     })
 }
 

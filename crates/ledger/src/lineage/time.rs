@@ -201,6 +201,19 @@ pub fn format_ms(ms: i64) -> String {
     format_us(ms.saturating_mul(1000))
 }
 
+/// `#[serde(serialize_with)]` for a stored epoch-ms field: RFC 3339 out.
+pub fn serialize_ms<S: serde::Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&Rfc3339Us(ms.saturating_mul(1000)), serializer)
+}
+
+/// [`serialize_ms`] for an optional field (`null` when absent).
+pub fn serialize_opt_ms<S: serde::Serializer>(ms: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => serialize_ms(ms, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }

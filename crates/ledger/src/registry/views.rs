@@ -2,6 +2,7 @@
 
 use serde_json::{Value as Json, json};
 
+use crate::lineage::time::format_ms;
 use crate::store::prompt_labels::LabelRecord;
 use crate::store::prompt_versions::VersionRecord;
 use crate::store::prompts::{ListedPrompt, PromptRecord};
@@ -15,9 +16,9 @@ fn prompt_fields(p: &PromptRecord) -> Json {
         "mode": p.mode,
         "latest_version": p.latest_version,
         "archived": p.archived_at.is_some(),
-        "archived_at": p.archived_at,
-        "created_at": p.created_at,
-        "updated_at": p.updated_at,
+        "archived_at": p.archived_at.map(format_ms),
+        "created_at": format_ms(p.created_at),
+        "updated_at": format_ms(p.updated_at),
     })
 }
 
@@ -49,8 +50,8 @@ pub fn version(v: &VersionRecord, prompt_name: &str) -> Json {
         "status": v.status,
         "created_by": v.created_by,
         "message": v.message,
-        "created_at": v.created_at,
-        "activated_at": v.activated_at,
+        "created_at": format_ms(v.created_at),
+        "activated_at": v.activated_at.map(format_ms),
     });
     match (&v.template, &v.messages) {
         (Some(template), _) => body["template"] = json!(template),

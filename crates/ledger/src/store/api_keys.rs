@@ -8,7 +8,9 @@ pub struct ApiKeyRecord {
     pub name: String,
     pub scope: String,
     pub key_prefix: String,
+    #[serde(serialize_with = "crate::lineage::time::serialize_ms")]
     pub created_at: i64,
+    #[serde(serialize_with = "crate::lineage::time::serialize_opt_ms")]
     pub revoked_at: Option<i64>,
 }
 

@@ -9,6 +9,7 @@ pub struct ModelRecord {
     pub model_name: String,
     pub input_usd_per_mtok: f64,
     pub output_usd_per_mtok: f64,
+    #[serde(serialize_with = "crate::lineage::time::serialize_ms")]
     pub updated_at: i64,
 }
 

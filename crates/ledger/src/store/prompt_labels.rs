@@ -9,6 +9,7 @@ pub struct LabelRecord {
     pub version: i64,
     pub version_id: String,
     pub updated_by: Option<String>,
+    #[serde(serialize_with = "crate::lineage::time::serialize_ms")]
     pub updated_at: i64,
 }
 

@@ -11,8 +11,11 @@ pub struct PromptRecord {
     pub owner_team: Option<String>,
     pub mode: String,
     pub latest_version: i64,
+    #[serde(serialize_with = "crate::lineage::time::serialize_opt_ms")]
     pub archived_at: Option<i64>,
+    #[serde(serialize_with = "crate::lineage::time::serialize_ms")]
     pub created_at: i64,
+    #[serde(serialize_with = "crate::lineage::time::serialize_ms")]
     pub updated_at: i64,
 }
 
