@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 const USAGE: &str = "usage: live-host [--backend sqlite|postgres] [--port N] [--native]";
 
 /// Every HTTP component, as the API service runs them.
-const HTTP_COMPONENTS: &[&str] = &["health", "prompts", "executions", "traces", "analytics", "admin"];
+const HTTP_COMPONENTS: &[&str] = &["health", "prompts", "executions", "traces", "analytics", "admin", "ui"];
 
 /// How often the native host runs the beat (queued runs, rollups), as the
 /// cron trigger does under Spin.
@@ -118,6 +118,10 @@ async fn main() -> std::process::ExitCode {
 type Exchange = (http::Request<Vec<u8>>, oneshot::Sender<http::Response<Vec<u8>>>);
 
 async fn forward(State(sender): State<mpsc::Sender<Exchange>>, request: Request) -> Response {
+    // The dashboard's files, as the `ui` component serves them under Spin.
+    if let Some(page) = ui_assets::serve(request.method(), request.uri().path()) {
+        return page.map(axum::body::Body::from);
+    }
     let (parts, body) = request.into_parts();
     // One byte over the API's limit, so the API answers 413 itself.
     let limit = ledger::api::request::MAX_BODY_BYTES + 1;
