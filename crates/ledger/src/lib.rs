@@ -12,6 +12,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod executions;
+pub mod gateway;
 pub mod lineage;
 pub mod migrations;
 pub mod ports;

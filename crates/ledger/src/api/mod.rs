@@ -60,6 +60,9 @@ async fn route<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
             GET => Ok(health::check(host).await),
             HEAD => Ok(health::check(host).await),
         }),
+        // The gateway answers in the vendors' shapes, its auth errors too.
+        ["v1", "chat", "completions"] => Ok(crate::gateway::serve(host, req, crate::gateway::Api::OpenAi).await),
+        ["v1", "messages"] => Ok(crate::gateway::serve(host, req, crate::gateway::Api::Anthropic).await),
         ["v1", rest @ ..] => {
             let who = auth::authenticate(host, req).await?;
             route_v1(host, req, &who, rest).await

@@ -23,7 +23,7 @@ use crate::store::models;
 /// this long is written once, finished; a slower one is also written as
 /// `running` while the provider works, so in-flight runs can be seen (and
 /// failed by the beat if this process dies).
-const RUNNING_RECORD_AFTER: Duration = Duration::from_millis(50);
+pub const RUNNING_RECORD_AFTER: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -103,17 +103,23 @@ struct TraceContext {
     parent_span_id: Option<String>,
 }
 
+/// The trace id and parent span id of a W3C `traceparent` header.
+///
+/// # Errors
+/// 422 naming `traceparent` when the header is not of the W3C form.
+pub fn parse_traceparent(header: &str) -> ApiResult<(String, String)> {
+    let parts: Vec<&str> = header.split('-').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if parts.len() == 4 && hex(parts[1], 32) && hex(parts[2], 16) {
+        return Ok((parts[1].to_ascii_lowercase(), parts[2].to_ascii_lowercase()));
+    }
+    Err(ApiError::invalid("traceparent", "must be a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>"))
+}
+
 fn trace_context<H: Host>(host: &H, traceparent: Option<&str>, req: &RunRequest) -> ApiResult<TraceContext> {
     if let Some(header) = traceparent {
-        let parts: Vec<&str> = header.split('-').collect();
-        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if parts.len() == 4 && hex(parts[1], 32) && hex(parts[2], 16) {
-            return Ok(TraceContext {
-                trace_id: parts[1].to_ascii_lowercase(),
-                parent_span_id: Some(parts[2].to_ascii_lowercase()),
-            });
-        }
-        return Err(ApiError::invalid("traceparent", "must be a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>"));
+        let (trace_id, parent_span_id) = parse_traceparent(header)?;
+        return Ok(TraceContext { trace_id, parent_span_id: Some(parent_span_id) });
     }
     if let Some(trace_id) = &req.trace_id {
         check_len("trace_id", trace_id, 128)?;

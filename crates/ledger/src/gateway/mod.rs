@@ -1,0 +1,521 @@
+//! The drop-in gateway: `POST /v1/chat/completions` in OpenAI's shape and
+//! `POST /v1/messages` in Anthropic's, so the vendors' SDKs work against
+//! PromptLedger by changing their base URL (the PromptLedger key goes where
+//! the vendor key went: `Authorization: Bearer` or `x-api-key`).
+//!
+//! Each call is an execution, recorded as `executions:run` records one and
+//! committed before the answer: under a registered prompt named by the
+//! caller (`PromptLedger-Prompt`, rendered into the messages) or the
+//! tracking-mode prompt of its system messages; with `Idempotency-Key`
+//! (a retry gets the first answer, never a second provider call),
+//! `traceparent` and the cost from the price table. `model` may be a list,
+//! and `fallbacks` adds to it: the models are tried in order while the
+//! failure is a rate limit, a 5xx, a timeout or a connection failure, and
+//! every attempt is kept on the execution's span.
+//!
+//! Requests for the caller's own vendor pass through as they are (tools,
+//! `response_format`, `seed`, `n`, `logprobs`...), and the provider's answer
+//! is returned byte for byte; other providers go through [`translate`].
+
+pub mod errors;
+pub mod record;
+pub mod request;
+pub mod translate;
+
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Map, Value as Json, json};
+
+use self::errors::GatewayError;
+use self::record::Attempt;
+use self::request::{Options, Target};
+use self::translate::Summary;
+use crate::api::request::ApiRequest;
+use crate::api::response::Response;
+use crate::auth::{self, Scope};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::executions::providers::{Failure, FailureKind, Provider};
+use crate::executions::run::{RUNNING_RECORD_AFTER, parse_traceparent};
+use crate::executions::{LEASE_MARGIN_MS, canonical_hash, cost, model_cache};
+use crate::ports::{Host, Http, HttpError, Timeout};
+use crate::registry::{PromptBody, ResolvedVersion};
+use crate::store::executions::{self as store, ExecutionSpan, Finish, NewExecution, Timing};
+
+/// The caller's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI chat completions.
+    OpenAi,
+    /// Anthropic messages.
+    Anthropic,
+}
+
+impl Api {
+    pub fn route(self) -> &'static str {
+        match self {
+            Api::OpenAi => "chat.completions",
+            Api::Anthropic => "messages",
+        }
+    }
+}
+
+/// The Anthropic API version sent when the caller names none.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// Response headers naming the execution and the model that served.
+pub const EXECUTION_ID_HEADER: &str = "promptledger-execution-id";
+pub const SERVED_MODEL_HEADER: &str = "promptledger-served-model";
+pub const ATTEMPTS_HEADER: &str = "promptledger-attempts";
+pub const REPLAY_HEADER: &str = "promptledger-idempotent-replay";
+
+/// Serves one gateway request; every failure is in the caller's vendor shape.
+pub async fn serve<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Response {
+    match serve_call(host, req, api).await {
+        Ok(response) => response,
+        Err(e) => {
+            if e.status.is_server_error()
+                && e.status != StatusCode::BAD_GATEWAY
+                && e.status != StatusCode::GATEWAY_TIMEOUT
+            {
+                eprintln!("{} {} -> {} {}", req.method, req.path, e.status.as_u16(), e.message);
+            }
+            e.response(api)
+        }
+    }
+}
+
+/// How one model is reached: the protocol spoken and the body sent.
+struct Plan {
+    target: Target,
+    wire: Wire,
+    body: Map<String, Json>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    OpenAi,
+    Anthropic,
+    /// Answered in-process from an OpenAI-shaped body.
+    Mock,
+}
+
+impl Plan {
+    /// # Errors
+    /// 400 for a parameter the target's provider has no equivalent for.
+    fn new(api: Api, body: &Map<String, Json>, target: &Target) -> Result<Plan, GatewayError> {
+        let (wire, mut body) = match (api, target.provider) {
+            (Api::OpenAi, Provider::OpenAi) => (Wire::OpenAi, body.clone()),
+            (Api::OpenAi, Provider::Mock) => (Wire::Mock, body.clone()),
+            (Api::OpenAi, Provider::Anthropic) => (Wire::Anthropic, translate::openai_to_anthropic_request(body)?),
+            (Api::Anthropic, Provider::Anthropic) => (Wire::Anthropic, body.clone()),
+            (Api::Anthropic, Provider::OpenAi) => (Wire::OpenAi, translate::anthropic_to_openai_request(body)?),
+            (Api::Anthropic, Provider::Mock) => (Wire::Mock, translate::anthropic_to_openai_request(body)?),
+        };
+        body.insert("model".into(), json!(target.model));
+        Ok(Plan { target: target.clone(), wire, body })
+    }
+
+    fn request(
+        &self,
+        config: &Config,
+        caller: &ApiRequest,
+        timeout: Duration,
+    ) -> Result<http::Request<Vec<u8>>, String> {
+        let bytes = serde_json::to_vec(&self.body).map_err(|e| e.to_string())?;
+        let builder = match self.wire {
+            Wire::OpenAi => {
+                let mut b = http::Request::post(format!("{}/chat/completions", config.openai_base_url));
+                if !config.openai_api_key.is_empty() {
+                    b = b.header(header::AUTHORIZATION, format!("Bearer {}", config.openai_api_key));
+                }
+                b
+            }
+            Wire::Anthropic => {
+                let mut b = http::Request::post(format!("{}/messages", config.anthropic_base_url))
+                    .header("x-api-key", &config.anthropic_api_key)
+                    .header("anthropic-version", caller.header("anthropic-version").unwrap_or(ANTHROPIC_VERSION));
+                if let Some(beta) = caller.header("anthropic-beta") {
+                    b = b.header("anthropic-beta", beta);
+                }
+                b
+            }
+            Wire::Mock => return Err("the mock provider takes no request".into()),
+        };
+        let mut request =
+            builder.header(header::CONTENT_TYPE, "application/json").body(bytes).map_err(|e| e.to_string())?;
+        request.extensions_mut().insert(Timeout(timeout));
+        Ok(request)
+    }
+}
+
+/// A provider's answer in the caller's shape.
+struct Answer {
+    bytes: Vec<u8>,
+    json: Json,
+    summary: Summary,
+}
+
+fn failure(kind: FailureKind, message: impl Into<String>, provider_status: Option<u16>) -> Failure {
+    Failure { kind, message: message.into(), provider_status, retry_after_s: None }
+}
+
+fn status_failure(response: &http::Response<Vec<u8>>) -> Failure {
+    let status = response.status().as_u16();
+    let kind = match status {
+        429 => FailureKind::RateLimited,
+        408 => FailureKind::Timeout,
+        500..=599 => FailureKind::ServerError,
+        _ => FailureKind::ClientError,
+    };
+    let detail = serde_json::from_slice::<Json>(response.body())
+        .ok()
+        .and_then(|b| b["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(response.body()).chars().take(300).collect());
+    Failure {
+        kind,
+        message: format!("provider answered {status}: {}", detail.chars().take(500).collect::<String>()),
+        provider_status: Some(status),
+        retry_after_s: response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok()),
+    }
+}
+
+/// One call to one model.
+async fn attempt<H: Host>(
+    host: &H,
+    caller: &ApiRequest,
+    api: Api,
+    plan: &Plan,
+    timeout: Duration,
+    id: &str,
+) -> Result<Answer, Failure> {
+    let created_s = host.clock().now_ms() / 1000;
+    let (provider_json, raw) = match plan.wire {
+        Wire::Mock => (translate::mock_openai_response(&plan.body, &plan.target.model, id, created_s), None),
+        Wire::OpenAi | Wire::Anthropic => {
+            let request =
+                plan.request(host.config(), caller, timeout).map_err(|m| failure(FailureKind::ClientError, m, None))?;
+            let response = host.http().send(request).await.map_err(|e| {
+                let kind = if matches!(e, HttpError::Timeout) { FailureKind::Timeout } else { FailureKind::Connection };
+                failure(kind, e.to_string(), None)
+            })?;
+            if !response.status().is_success() {
+                return Err(status_failure(&response));
+            }
+            let status = response.status().as_u16();
+            let body = response.into_body();
+            let json: Json = serde_json::from_slice(&body).map_err(|e| {
+                failure(FailureKind::BadResponse, format!("provider returned invalid JSON: {e}"), Some(status))
+            })?;
+            (json, Some(body))
+        }
+    };
+    let provider_api = if plan.wire == Wire::Anthropic { Api::Anthropic } else { Api::OpenAi };
+    let (json, bytes) = match (provider_api == api, api) {
+        (true, _) => (provider_json, raw),
+        (false, Api::OpenAi) => (translate::anthropic_to_openai_response(&provider_json, created_s), None),
+        (false, Api::Anthropic) => (translate::openai_to_anthropic_response(&provider_json), None),
+    };
+    let summary = match api {
+        Api::OpenAi => translate::summary_openai(&json),
+        Api::Anthropic => translate::summary_anthropic(&json),
+    }
+    .ok_or_else(|| failure(FailureKind::BadResponse, "provider response has no answer in it", None))?;
+    let bytes = match bytes {
+        Some(bytes) => bytes,
+        None => serde_json::to_vec(&json).map_err(|e| failure(FailureKind::BadResponse, e.to_string(), None))?,
+    };
+    Ok(Answer { bytes, json, summary })
+}
+
+/// The models in order until one answers or fails in a way another model
+/// cannot help with. Returns the answer (with its plan's index) or the last
+/// failure, and every attempt.
+async fn attempts<H: Host>(
+    host: &H,
+    caller: &ApiRequest,
+    api: Api,
+    plans: &[Plan],
+    timeout: Duration,
+    id: &str,
+) -> (Result<Answer, Failure>, Vec<Attempt>) {
+    let mut tried = Vec::with_capacity(plans.len());
+    for (i, plan) in plans.iter().enumerate() {
+        let started = Instant::now();
+        let outcome = attempt(host, caller, api, plan, timeout, id).await;
+        let latency_ms = started.elapsed().as_millis() as i64;
+        let failed = outcome.as_ref().err().cloned();
+        let last = i + 1 == plans.len();
+        let give_up = failed.as_ref().is_none_or(|f| !f.kind.retryable() || last);
+        tried.push(Attempt { target: plan.target.clone(), latency_ms, failure: failed });
+        if give_up {
+            return (outcome, tried);
+        }
+    }
+    (Err(failure(FailureKind::ClientError, "no model to call", None)), tried)
+}
+
+fn storable(text: &str) -> String {
+    if text.contains('\0') { text.replace('\0', "\u{FFFD}") } else { text.to_owned() }
+}
+
+/// `value` with U+0000 replaced in every string, for JSON columns.
+fn storable_json(value: &Json) -> Json {
+    if !request::has_nul(value) {
+        return value.clone();
+    }
+    match value {
+        Json::String(s) => json!(storable(s)),
+        Json::Array(items) => Json::Array(items.iter().map(storable_json).collect()),
+        Json::Object(map) => Json::Object(map.iter().map(|(k, v)| (storable(k), storable_json(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn respond(status: StatusCode, bytes: Vec<u8>, headers: &[(&'static str, String)]) -> Response {
+    let mut response = http::Response::new(bytes);
+    *response.status_mut() = status;
+    let map = response.headers_mut();
+    map.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            map.insert(*name, value);
+        }
+    }
+    response
+}
+
+async fn replayed<H: Host>(
+    host: &H,
+    existing: &store::ExecutionRecord,
+    request_hash: &str,
+) -> Result<Response, GatewayError> {
+    let (status, body) = record::replay(host.db(), existing, request_hash).await?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let headers = [
+        (EXECUTION_ID_HEADER, existing.id.clone()),
+        (SERVED_MODEL_HEADER, format!("{}/{}", existing.provider, existing.model_name)),
+        (ATTEMPTS_HEADER, existing.attempts.to_string()),
+        (REPLAY_HEADER, "true".to_owned()),
+    ];
+    Ok(respond(status, serde_json::to_vec(&body).unwrap_or_default(), &headers))
+}
+
+async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Response, GatewayError> {
+    if req.method != http::Method::POST {
+        return Err(ApiError::method_not_allowed(&["POST"]).into());
+    }
+    let who = auth::authenticate(host, req).await?;
+    who.require(Scope::Write)?;
+    let started = Instant::now();
+    let now = host.clock().now_ms();
+    let mut body = match req.json_value()? {
+        Json::Object(map) => map,
+        _ => return Err(GatewayError::invalid("body", "must be a JSON object")),
+    };
+    if request::has_nul(&Json::Object(body.clone())) {
+        return Err(GatewayError::invalid("body", "must not contain the character U+0000"));
+    }
+    if body.get("stream").and_then(Json::as_bool) == Some(true) {
+        return Err(GatewayError {
+            code: "streaming_unsupported".into(),
+            ..GatewayError::invalid("stream", "streaming is not available on this gateway yet; send `stream: false`")
+        });
+    }
+    let options = Options::take(req, &mut body)?;
+    let idempotency_key = req.header("idempotency-key").filter(|k| !k.is_empty()).map(str::to_owned);
+    if idempotency_key.as_ref().is_some_and(|k| k.len() > 255) {
+        return Err(GatewayError::invalid("Idempotency-Key", "must be at most 255 characters"));
+    }
+    let (trace_id, parent_span_id) = match req.header("traceparent") {
+        Some(header) => parse_traceparent(header).map(|(t, p)| (t, Some(p)))?,
+        None => (host.ids().new_id().simple().to_string(), None),
+    };
+
+    // A retry with a known key answers from the ledger before any other work.
+    let request_hash = canonical_hash(&json!({ "gateway": api.route(), "body": body, "options": options.hashed() }));
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = store::get_by_idempotency_key(host.db(), key).await?
+    {
+        return replayed(host, &existing, &request_hash).await;
+    }
+
+    let version: ResolvedVersion = match &options.prompt {
+        Some(name) => request::render_registered(host, api, &mut body, name, &options).await?,
+        None => request::tracked_prompt(host, api, &body, options.track_as.as_deref()).await?,
+    };
+    let targets = request::take_targets(&mut body, api, version.config["model"].as_str())?;
+    for target in &targets {
+        target.provider.check_configured(host.config())?;
+    }
+    // Every translation is checked before the first provider call.
+    let plans = targets.iter().map(|t| Plan::new(api, &body, t)).collect::<Result<Vec<_>, _>>()?;
+    let first = &targets[0];
+
+    let first_model = model_cache::model(host, first.provider.as_str(), &first.model).await?;
+    let id = host.ids().new_id().to_string();
+    let owner = format!("sync:{id}");
+    let span_id = host.ids().new_id().simple().to_string()[16..].to_owned();
+    let timeout = Duration::from_millis(options.timeout_ms as u64);
+    let mut params = body.clone();
+    params.remove("messages");
+    params.remove("system");
+    let labels: Vec<String> = targets.iter().map(Target::label).collect();
+    let new = NewExecution {
+        id: id.clone(),
+        prompt_id: Some(version.prompt_id.clone()),
+        prompt_version_id: Some(version.version_id.clone()),
+        prompt_name: Some(version.prompt_name.clone()),
+        version: Some(version.version),
+        model_id: first_model.id.clone(),
+        provider: first.provider.as_str().to_owned(),
+        model_name: first.model.clone(),
+        mode: "sync",
+        status: "running",
+        prompt_kind: "chat",
+        rendered_prompt: request::recorded_messages(api, &body).to_string(),
+        correlation_id: options.correlation_id.clone(),
+        idempotency_key: idempotency_key.clone(),
+        request_hash: request_hash.clone(),
+        attempts: 1,
+        max_attempts: targets.len() as i64,
+        lease_owner: Some(owner.clone()),
+        lease_expires_at: Some(now + options.timeout_ms * targets.len() as i64 + LEASE_MARGIN_MS),
+        next_attempt_at: None,
+        timeout_ms: options.timeout_ms,
+        trace_id: trace_id.clone(),
+        span_id: span_id.clone(),
+        parent_span_id: parent_span_id.clone(),
+        created_at: now,
+        variables: Json::Object(options.variables.clone()),
+        model_config: json!({
+            "provider": first.provider.as_str(), "model_name": first.model, "gateway": api.route(), "models": labels,
+            "prompt_config": version.config,
+        }),
+        params: Json::Object(params),
+        template: match &version.body {
+            PromptBody::Text(t) => Some(t.clone()),
+            PromptBody::Chat(m) => serde_json::to_string(m).ok(),
+        },
+    };
+
+    let calls = attempts(host, req, api, &plans, timeout, &id);
+    let (outcome, tried, running_recorded) = if idempotency_key.is_none() {
+        // As `executions:run`: a quick answer is recorded once, finished; a
+        // slower one also gets its `running` record while the provider works.
+        let mut calls = pin!(calls.fuse());
+        let mut delay = pin!(host.sleep(RUNNING_RECORD_AFTER).fuse());
+        futures::select! {
+            (outcome, tried) = calls => (outcome, tried, false),
+            () = delay => {
+                let (inserted, (outcome, tried)) = futures::join!(store::insert(host.db(), &new), &mut calls);
+                inserted?;
+                (outcome, tried, true)
+            }
+        }
+    } else {
+        if !store::insert(host.db(), &new).await? {
+            // Another request took this key between our check and our insert.
+            let key = idempotency_key.as_deref().unwrap_or_default();
+            let existing = store::get_by_idempotency_key(host.db(), key)
+                .await?
+                .ok_or_else(|| GatewayError::from(ApiError::conflict("idempotency key is in use; retry")))?;
+            return replayed(host, &existing, &request_hash).await;
+        }
+        let (outcome, tried) = calls.await;
+        (outcome, tried, true)
+    };
+
+    let last = tried.last().map_or(first, |a| &a.target);
+    let model =
+        if last == first { first_model } else { model_cache::model(host, last.provider.as_str(), &last.model).await? };
+    let (finish, status, answer_json) = match &outcome {
+        Ok(answer) => (
+            Finish::Succeeded {
+                response_text: storable(&answer.summary.text),
+                prompt_tokens: answer.summary.prompt_tokens,
+                response_tokens: answer.summary.completion_tokens,
+                cost_nanos: cost::cost_nanos(&model, answer.summary.prompt_tokens, answer.summary.completion_tokens),
+            },
+            StatusCode::OK,
+            answer.json.clone(),
+        ),
+        Err(f) => {
+            let e = GatewayError::from_failure(f);
+            (
+                Finish::Failed {
+                    error_type: f.kind.as_str().into(),
+                    error_message: f.message.clone(),
+                    provider_status: f.provider_status.map(i64::from),
+                },
+                e.status,
+                e.body(api),
+            )
+        }
+    };
+    let timing = Timing {
+        provider_latency_ms: tried.last().map(|a| a.latency_ms),
+        total_latency_ms: started.elapsed().as_millis() as i64,
+    };
+    let served_by = outcome.is_ok().then(|| last.label());
+    let span = ExecutionSpan {
+        trace_id,
+        span_id,
+        parent_span_id,
+        started_at_us: now * 1000,
+        ended_at_us: host.clock().now_ms() * 1000,
+        model: last.label(),
+        attributes: json!({
+            "prompt_name": version.prompt_name,
+            "version": version.version,
+            "mode": "sync",
+            "gateway": {
+                "api": api.route(),
+                "served_by": served_by,
+                "attempts": tried.iter().map(Attempt::json).collect::<Vec<_>>(),
+                // What an idempotent retry answers with.
+                "answer": { "status": status.as_u16(), "body": storable_json(&answer_json) },
+            },
+        }),
+    };
+    let now_ms = host.clock().now_ms();
+    let recorded = if running_recorded {
+        if tried.len() > 1 {
+            record::switch_model(host.db(), &id, &owner, last, &model.id, tried.len() as i64, now_ms).await?;
+        }
+        store::finish(host.db(), &id, &owner, now_ms, &finish, &timing, &span).await?
+    } else {
+        let finished = NewExecution {
+            provider: last.provider.as_str().to_owned(),
+            model_name: last.model.clone(),
+            model_id: model.id.clone(),
+            attempts: tried.len() as i64,
+            ..new
+        };
+        store::insert_finished(host.db(), &finished, &finish, &timing, &span, now_ms).await?
+    };
+    if !recorded {
+        return Err(ApiError::internal("the execution record changed while it ran").into());
+    }
+    let mut headers = vec![(EXECUTION_ID_HEADER, id), (ATTEMPTS_HEADER, tried.len().to_string())];
+    if let Some(label) = served_by {
+        headers.push((SERVED_MODEL_HEADER, label));
+    }
+    match outcome {
+        Ok(answer) => Ok(respond(StatusCode::OK, answer.bytes, &headers)),
+        Err(f) => {
+            let mut e = GatewayError::from_failure(&f);
+            for (name, value) in headers {
+                e = e.with_header(http::HeaderName::from_static(name), value);
+            }
+            Err(e)
+        }
+    }
+}
