@@ -156,10 +156,13 @@ def prompt_details(name: str) -> Op[m.Prompt]:
 
 def active_version(name: str) -> Op[m.PromptVersion]:
     def parse(raw: Any) -> m.PromptVersion:
-        prompt = m.Prompt.model_validate(raw)
-        if not isinstance(prompt.active_version, m.PromptVersion):
-            from .errors import NotFoundError
+        from .errors import NotFoundError
 
+        prompt = m.Prompt.model_validate(raw)
+        # As everywhere a name is resolved, an archived prompt is not found.
+        if prompt.archived:
+            raise NotFoundError(f"prompt `{name}` is archived", code="not_found", status=404)
+        if not isinstance(prompt.active_version, m.PromptVersion):
             raise NotFoundError(f"prompt `{name}` has no active version", code="not_found", status=404)
         version = prompt.active_version
         version.labels = [label.label for label in prompt.labels or [] if label.version == version.version]
