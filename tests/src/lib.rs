@@ -77,6 +77,7 @@ macro_rules! all_scenarios {
 
             // lineage and analytics
             lineage::prela_and_otlp_round_trip_to_the_same_tree,
+            lineage::otlp_protobuf_and_gzip_map_like_json,
             lineage::children_may_arrive_before_their_parents,
             lineage::resending_a_span_updates_it,
             lineage::malformed_batches_report_bad_spans_by_index,

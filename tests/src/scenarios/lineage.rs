@@ -402,3 +402,129 @@ pub async fn traces_list_with_filters_and_pagination(app: &TestApp) {
     }
     assert_eq!(app.get(&format!("/v1/traces/{}", super::unique("missing"))).await.status, 404);
 }
+
+/// The same export as [`otlp_export`], in OTLP's protobuf encoding.
+fn otlp_protobuf(trace_id: &str, service: &str, specs: &[SpanSpec]) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span::Event};
+    use prost::Message;
+
+    let attr = |key: &str, value: Value| KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    };
+    let text = |key: &str, value: &str| attr(key, Value::StringValue(value.into()));
+    let nanos = |ms: i64| ms as u64 * 1_000_000;
+    let hex = |id: &str| (0..id.len()).step_by(2).map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap()).collect();
+    let spans = specs
+        .iter()
+        .map(|s| {
+            let mut attributes = vec![text("gen_ai.system", "openai")];
+            attributes.extend(s.operation.map(|op| text("gen_ai.operation.name", op)));
+            attributes.extend(s.model.map(|model| text("gen_ai.request.model", model)));
+            if let Some((prompt, completion)) = s.tokens {
+                attributes.push(attr("gen_ai.usage.input_tokens", Value::IntValue(prompt)));
+                attributes.push(attr("gen_ai.usage.output_tokens", Value::IntValue(completion)));
+            }
+            attributes.extend(s.input.map(|input| text("gen_ai.prompt", input)));
+            Span {
+                trace_id: hex(trace_id),
+                span_id: hex(&s.id),
+                parent_span_id: s.parent.as_deref().map(hex).unwrap_or_default(),
+                name: s.name.into(),
+                kind: 1,
+                start_time_unix_nano: nanos(s.start_ms),
+                end_time_unix_nano: nanos(s.end_ms),
+                attributes,
+                events: vec![Event {
+                    time_unix_nano: nanos(s.start_ms + 1),
+                    name: "checkpoint".into(),
+                    attributes: vec![attr("n", Value::IntValue(1))],
+                    ..Default::default()
+                }],
+                status: Some(Status { code: if s.error { 2 } else { 1 }, message: String::new() }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource { attributes: vec![text("service.name", service)], ..Default::default() }),
+            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// What the official exporters send by default: protobuf, often gzipped.
+/// Answered in protobuf, mapped exactly like OTLP/JSON.
+pub async fn otlp_protobuf_and_gzip_map_like_json(app: &TestApp) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    use prost::Message;
+
+    let service = super::unique("svc");
+    let mut bad = specs();
+    bad[3].id = String::new();
+    let specs = specs();
+    let (json_id, proto_id, gzip_id, gzip_json_id) = (hex_id(32), hex_id(32), hex_id(32), hex_id(32));
+    let protobuf = |body: Vec<u8>| {
+        app.request(http::Method::POST, "/v1/traces").header("content-type", "application/x-protobuf").raw_body(body)
+    };
+
+    assert_eq!(app.post("/v1/traces", otlp_export(&json_id, &service, &specs)).await.status, 200);
+    let r = protobuf(otlp_protobuf(&proto_id, &service, &specs)).send().await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("application/x-protobuf")));
+    let answer = ExportTraceServiceResponse::decode(r.body.as_slice()).expect("an ExportTraceServiceResponse");
+    assert!(answer.partial_success.is_none(), "{answer:?}");
+    let r = protobuf(gzip(&otlp_protobuf(&gzip_id, &service, &specs))).header("content-encoding", "gzip").send().await;
+    assert_eq!(r.status, 200);
+    let body = serde_json::to_vec(&otlp_export(&gzip_json_id, &service, &specs)).unwrap();
+    let r = app
+        .request(http::Method::POST, "/v1/traces")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .raw_body(gzip(&body))
+        .send()
+        .await;
+    assert_eq!((r.status, &r.json), (200, &json!({})), "{}", r.text());
+
+    let expected = comparable(&app.get(&format!("/v1/traces/{json_id}")).await.json);
+    for id in [&proto_id, &gzip_id, &gzip_json_id] {
+        let r = app.get(&format!("/v1/traces/{id}")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(comparable(&r.json), expected, "trace {id} maps like its JSON form");
+    }
+
+    // A span without an id is refused; the others are stored (partial success).
+    let partial_id = hex_id(32);
+    let r = protobuf(otlp_protobuf(&partial_id, &service, &bad)).send().await;
+    assert_eq!(r.status, 200);
+    let answer = ExportTraceServiceResponse::decode(r.body.as_slice()).unwrap();
+    let partial = answer.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("span 3"), "{}", partial.error_message);
+    assert_eq!(app.get(&format!("/v1/traces/{partial_id}")).await.json["span_count"], 3);
+
+    // Errors in protobuf too: a body that is not a request, a broken gzip stream.
+    let r = protobuf(b"\xff\xff\xff\xff".to_vec()).send().await;
+    assert_eq!((r.status, r.header("content-type")), (400, Some("application/x-protobuf")));
+    let r = protobuf(b"not gzip".to_vec()).header("content-encoding", "gzip").send().await;
+    assert_eq!(r.status, 400);
+    let r = protobuf(Vec::new()).header("content-encoding", "br").send().await;
+    assert_eq!(r.status, 415);
+    // A zip bomb inflates past the body limit: 413, not an allocation.
+    let bomb = gzip(&vec![0u8; ledger::api::request::MAX_BODY_BYTES + 1024]);
+    let r = protobuf(bomb).header("content-encoding", "gzip").send().await;
+    assert_eq!(r.status, 413);
+}

@@ -3,13 +3,13 @@
 
 use serde_json::{Value as Json, json};
 
-use super::request::ApiRequest;
+use super::request::{self, ApiRequest};
 use super::response::{self, Response};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::lineage::ingest::{self, Format};
 use crate::lineage::time::{Rfc3339Us, format_us};
-use crate::lineage::tree;
+use crate::lineage::{otlp_proto, tree};
 use crate::ports::Host;
 use crate::store::spans as span_store;
 use crate::store::traces::{self as trace_store, ListFilter, TraceRow};
@@ -33,11 +33,44 @@ pub async fn route<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &
     }
 }
 
-/// Stores a batch. Invalid spans are reported by index and the rest stored,
-/// unless the client asked for all-or-nothing.
+/// Media types of OTLP/HTTP protobuf.
+const PROTOBUF_TYPES: [&str; 2] = ["application/x-protobuf", "application/protobuf"];
+
+/// Stores a batch sent as JSON or (OTLP only) protobuf, either possibly
+/// gzipped. A protobuf request is answered in protobuf, errors included,
+/// as OTLP/HTTP requires.
 async fn ingest<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
-    let body = req.json_value()?;
-    let batch = ingest::parse_body(&body)?;
+    let protobuf = req.content_type().is_some_and(|ct| PROTOBUF_TYPES.contains(&ct.as_str()));
+    if !protobuf {
+        req.require_json_type()?;
+        let body = request::parse_json_value(&req.decoded_body()?)?;
+        return store_batch(host, req, &body, false).await;
+    }
+    let stored = async {
+        let body = otlp_proto::request_to_json(&req.decoded_body()?).map_err(ApiError::bad_request)?;
+        request::reject_nul_in(&body)?;
+        store_batch(host, req, &body, true).await
+    };
+    Ok(stored.await.unwrap_or_else(|e| {
+        // The JSON error's status and headers (Retry-After...), a protobuf body.
+        let mut response = response::error(&e);
+        *response.body_mut() = otlp_proto::rpc_status(e.status.as_u16(), e.message.clone());
+        response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(PROTOBUF_TYPES[0]));
+        response
+    }))
+}
+
+fn protobuf_response(status: http::StatusCode, body: Vec<u8>) -> Response {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(PROTOBUF_TYPES[0]));
+    response
+}
+
+/// Invalid spans are reported by index and the rest stored, unless the
+/// client asked for all-or-nothing.
+async fn store_batch<H: Host>(host: &H, req: &ApiRequest, body: &Json, protobuf: bool) -> ApiResult<Response> {
+    let batch = ingest::parse_body(body)?;
     let atomic = batch.atomic || req.query_bool("atomic")?;
     let refused = |message: String| {
         let status = match batch.format {
@@ -57,15 +90,21 @@ async fn ingest<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
         }
     }
     let trace_ids = ingest::write(host.db(), &batch.spans, &batch.trace, host.clock().now_ms()).await?;
+    let reasons = || -> String {
+        let reasons: Vec<String> =
+            batch.rejected.iter().take(5).map(|r| format!("span {}: {}", r.index, r.reason)).collect();
+        reasons.join("; ")
+    };
     match batch.format {
+        Format::Otlp if protobuf => {
+            Ok(protobuf_response(http::StatusCode::OK, otlp_proto::export_response(batch.rejected.len(), reasons())))
+        }
         Format::Otlp if batch.rejected.is_empty() => Ok(response::ok(&json!({}))),
         Format::Otlp => {
-            let reasons: Vec<String> =
-                batch.rejected.iter().take(5).map(|r| format!("span {}: {}", r.index, r.reason)).collect();
             Ok(response::ok(&json!({ "partialSuccess": {
                 // OTLP/JSON writes 64-bit integers as strings.
                 "rejectedSpans": batch.rejected.len().to_string(),
-                "errorMessage": reasons.join("; "),
+                "errorMessage": reasons(),
             }})))
         }
         Format::Native => {

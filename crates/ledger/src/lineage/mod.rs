@@ -4,6 +4,7 @@
 
 pub mod ingest;
 pub mod otlp;
+pub mod otlp_proto;
 pub mod prela;
 pub mod span;
 pub mod time;
