@@ -8,6 +8,12 @@
 //! - `bad-json`: 200 with a body that is not JSON
 //! - `slow-<ms>`: answers after `ms` milliseconds
 //! - `flaky-<n>-<tag>`: 500 for the first `n` calls with that exact name, then answers
+//! - `tools-<tag>`: with `tools` in the request, calls the first tool with
+//!   `{"query": <last user message>}`; once the request carries a tool's
+//!   result, answers `tool said: <result>`
+//!
+//! The last request body per model name is kept (`GET /requests?model=NAME`),
+//! so tests can check what reached the provider.
 //!
 //! Every call is counted per model name, so tests can assert how many
 //! provider calls a scenario caused (`GET /calls?model=NAME` from another
@@ -24,6 +30,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+
+/// The last request body received per model name.
+fn last_bodies() -> &'static Mutex<HashMap<String, Value>> {
+    static LAST: OnceLock<Mutex<HashMap<String, Value>>> = OnceLock::new();
+    LAST.get_or_init(Default::default)
+}
+
+fn remember(model: &str, body: &Value) {
+    last_bodies().lock().unwrap_or_else(|p| p.into_inner()).insert(model.to_owned(), body.clone());
+}
 
 #[derive(Clone, Default)]
 struct Calls(Arc<Mutex<HashMap<String, u64>>>);
@@ -75,6 +91,11 @@ impl FakeProvider {
         format!("http://{}", self.addr)
     }
 
+    /// The last request body received for `model`.
+    pub fn last_request(&self, model: &str) -> Option<Value> {
+        last_bodies().lock().unwrap_or_else(|p| p.into_inner()).get(model).cloned()
+    }
+
     /// Calls received so far for `model`.
     pub fn calls(&self, model: &str) -> u64 {
         self.calls.0.lock().unwrap_or_else(|p| p.into_inner()).get(model).copied().unwrap_or(0)
@@ -86,6 +107,7 @@ fn router(calls: Calls) -> Router {
         .route("/v1/chat/completions", post(openai))
         .route("/v1/messages", post(anthropic))
         .route("/calls", get(call_count))
+        .route("/requests", get(last_request))
         .with_state(calls)
 }
 
@@ -98,6 +120,35 @@ struct CallQuery {
 async fn call_count(State(calls): State<Calls>, Query(query): Query<CallQuery>) -> Json<Value> {
     let n = calls.0.lock().unwrap_or_else(|p| p.into_inner()).get(&query.model).copied().unwrap_or(0);
     Json(json!({ "model": query.model, "calls": n }))
+}
+
+/// `GET /requests?model=NAME`: the last body received for that model (`null` if none).
+async fn last_request(Query(query): Query<CallQuery>) -> Json<Value> {
+    Json(last_bodies().lock().unwrap_or_else(|p| p.into_inner()).get(&query.model).cloned().unwrap_or(Value::Null))
+}
+
+/// What a `tools-*` model does with this request: call the first tool, or
+/// (given a tool's result) say what it said. `None` when no tools are offered.
+enum ToolTurn {
+    Call { name: String },
+    Result(String),
+}
+
+fn tool_turn(
+    model: &str,
+    tools: &Value,
+    last: &Value,
+    result_of: impl Fn(&Value) -> Option<String>,
+) -> Option<ToolTurn> {
+    if !model.starts_with("tools-") {
+        return None;
+    }
+    if let Some(result) = result_of(last) {
+        return Some(ToolTurn::Result(result));
+    }
+    let first = tools.as_array()?.first()?;
+    let name = first["function"]["name"].as_str().or(first["name"].as_str())?.to_owned();
+    Some(ToolTurn::Call { name })
 }
 
 enum Outcome {
@@ -153,10 +204,37 @@ async fn openai(State(calls): State<Calls>, headers: HeaderMap, Json(body): Json
         return (StatusCode::UNAUTHORIZED, Json(json!({ "error": { "message": "missing key" } }))).into_response();
     }
     let model = body["model"].as_str().unwrap_or_default().to_owned();
+    remember(&model, &body);
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     let prompt: String = messages.iter().map(|m| content_text(&m["content"])).collect::<Vec<_>>().join(" ");
     let last_user =
         messages.iter().rev().find(|m| m["role"] == "user").map(|m| content_text(&m["content"])).unwrap_or_default();
+    let last = messages.last().cloned().unwrap_or_default();
+    let tool_result = |m: &Value| (m["role"] == "tool").then(|| content_text(&m["content"]));
+    if let Some(turn) = tool_turn(&model, &body["tools"], &last, tool_result) {
+        calls.record(&model);
+        let (message, finish_reason, out) = match turn {
+            ToolTurn::Call { name } => {
+                let arguments = json!({ "query": last_user }).to_string();
+                let call = json!({ "id": "call_fake_1", "type": "function", "function": { "name": name, "arguments": arguments } });
+                (json!({ "role": "assistant", "content": null, "tool_calls": [call] }), "tool_calls", 3)
+            }
+            ToolTurn::Result(result) => {
+                let text = format!("tool said: {result}");
+                let n = words(&text);
+                (json!({ "role": "assistant", "content": text }), "stop", n)
+            }
+        };
+        return Json(json!({
+            "id": "chatcmpl-fake-tools",
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [{ "index": 0, "message": message, "finish_reason": finish_reason }],
+            "usage": { "prompt_tokens": words(&prompt), "completion_tokens": out, "total_tokens": words(&prompt) + out },
+        }))
+        .into_response();
+    }
     match behave(&calls, &model, &last_user).await {
         Outcome::Fail(r) => r,
         Outcome::Answer(text) => Json(json!({
@@ -177,6 +255,7 @@ async fn anthropic(State(calls): State<Calls>, headers: HeaderMap, Json(body): J
             .into_response();
     }
     let model = body["model"].as_str().unwrap_or_default().to_owned();
+    remember(&model, &body);
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     let system = content_text(&body["system"]);
     let prompt = std::iter::once(system)
@@ -185,6 +264,37 @@ async fn anthropic(State(calls): State<Calls>, headers: HeaderMap, Json(body): J
         .join(" ");
     let last_user =
         messages.iter().rev().find(|m| m["role"] == "user").map(|m| content_text(&m["content"])).unwrap_or_default();
+    let last = messages.last().cloned().unwrap_or_default();
+    let tool_result = |m: &Value| {
+        let blocks = m["content"].as_array()?;
+        let result = blocks.iter().find(|b| b["type"] == "tool_result")?;
+        Some(content_text(&result["content"]))
+    };
+    if let Some(turn) = tool_turn(&model, &body["tools"], &last, tool_result) {
+        calls.record(&model);
+        let (content, stop_reason, out) = match turn {
+            ToolTurn::Call { name } => (
+                json!([{ "type": "tool_use", "id": "toolu_fake_1", "name": name, "input": { "query": last_user } }]),
+                "tool_use",
+                3,
+            ),
+            ToolTurn::Result(result) => {
+                let text = format!("tool said: {result}");
+                let n = words(&text);
+                (json!([{ "type": "text", "text": text }]), "end_turn", n)
+            }
+        };
+        return Json(json!({
+            "id": "msg_fake_tools",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "usage": { "input_tokens": words(&prompt), "output_tokens": out },
+        }))
+        .into_response();
+    }
     match behave(&calls, &model, &last_user).await {
         Outcome::Fail(r) => r,
         Outcome::Answer(text) => Json(json!({

@@ -75,6 +75,15 @@ macro_rules! all_scenarios {
             executions::model_prices_are_admin_editable,
             executions::an_execution_is_a_span_in_its_trace,
 
+            // the OpenAI- and Anthropic-compatible gateway
+            gateway::gateway_chat_completions_pass_through_and_are_recorded,
+            gateway::gateway_tool_calls_round_trip,
+            gateway::gateway_messages_speak_anthropic,
+            gateway::gateway_fallbacks_record_every_attempt,
+            gateway::gateway_idempotent_retries_replay_the_answer,
+            gateway::gateway_renders_registered_prompts,
+            gateway::gateway_errors_use_the_vendor_shapes,
+
             // lineage and analytics
             lineage::prela_and_otlp_round_trip_to_the_same_tree,
             lineage::otlp_protobuf_and_gzip_map_like_json,

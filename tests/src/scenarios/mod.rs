@@ -5,6 +5,7 @@
 pub mod analytics;
 pub mod executions;
 pub mod foundation;
+pub mod gateway;
 pub mod lineage;
 pub mod prompts;
 
