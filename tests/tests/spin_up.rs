@@ -1,7 +1,12 @@
 //! The shared scenarios over HTTP against `spin up`, on PostgreSQL and on the
-//! embedded SQLite database. Skipped, with the reason printed, when no
-//! `spin` binary is available.
+//! embedded SQLite database, and the async pipeline's Spin triggers. When no
+//! `spin` binary is available every test is reported as ignored, with the
+//! reason printed, never as passed.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use libtest_mimic::{Arguments, Trial};
 use scenarios::{Backend, all_scenarios, spin};
 
 const HTTP_COMPONENTS: &[&str] = &["health", "prompts", "executions", "traces", "analytics", "admin"];
@@ -22,25 +27,41 @@ macro_rules! run_all {
 all_scenarios!(run_all);
 
 async fn run_on(backend: Backend) {
-    if let Some(reason) = spin::skip_reason() {
-        eprintln!("SKIPPED: scenarios under `spin up` ({backend:?}) did not run: {reason}");
-        println!("SKIPPED: scenarios under `spin up` ({backend:?}) did not run: {reason}");
-        return;
-    }
     let (app, process) = spin::start(backend, HTTP_COMPONENTS).await;
     run_all(&app).await;
     drop(process);
     app.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scenarios_under_spin_on_postgres() {
-    run_on(Backend::Postgres).await;
-}
+type Body = fn() -> Pin<Box<dyn Future<Output = ()>>>;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scenarios_under_spin_on_sqlite() {
-    run_on(Backend::Sqlite).await;
+fn main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
+    let spin_missing = spin::skip_reason();
+    let cron_missing = spin_missing.clone().or_else(|| {
+        (!spin::cron_plugin_installed()).then(|| "the trigger-cron Spin plugin is not installed".to_owned())
+    });
+    let trials: [(&str, &Option<String>, Body); 4] = [
+        ("scenarios_under_spin_on_postgres", &spin_missing, || Box::pin(run_on(Backend::Postgres))),
+        ("scenarios_under_spin_on_sqlite", &spin_missing, || Box::pin(run_on(Backend::Sqlite))),
+        ("async_runs_under_spin_with_the_redis_worker", &spin_missing, || Box::pin(with_the_redis_worker())),
+        ("async_runs_under_spin_with_the_cron_beat", &cron_missing, || Box::pin(with_the_cron_beat())),
+    ];
+    let trials = trials
+        .into_iter()
+        .map(|(name, skipped, body)| {
+            if let Some(reason) = skipped {
+                println!("SKIPPED: {name} did not run: {reason}");
+            }
+            Trial::test(name, move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+                runtime.map_err(|e| e.to_string())?.block_on(body());
+                Ok(())
+            })
+            .with_ignored_flag(skipped.is_some())
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
 /// Polls until execution `id` succeeded, without calling the beat route:
@@ -67,12 +88,7 @@ async fn queue_async(app: &scenarios::TestApp) -> String {
     r.json["execution_id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn async_runs_under_spin_with_the_redis_worker() {
-    if let Some(reason) = spin::skip_reason() {
-        println!("SKIPPED: the Redis worker under `spin up` did not run: {reason}");
-        return;
-    }
+async fn with_the_redis_worker() {
     let (app, process) =
         spin::start_with(Backend::Postgres, &["health", "executions", "worker"], spin::KeyValue::Local, |c| {
             c.redis_url = scenarios::target::redis_url()
@@ -89,16 +105,7 @@ async fn async_runs_under_spin_with_the_redis_worker() {
     app.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn async_runs_under_spin_with_the_cron_beat() {
-    if let Some(reason) = spin::skip_reason() {
-        println!("SKIPPED: the cron beat under `spin up` did not run: {reason}");
-        return;
-    }
-    if !spin::cron_plugin_installed() {
-        println!("SKIPPED: the cron beat under `spin up` did not run: the trigger-cron Spin plugin is not installed");
-        return;
-    }
+async fn with_the_cron_beat() {
     let (app, process) = spin::start(Backend::Sqlite, &["health", "executions", "beat"]).await;
     let id = queue_async(&app).await;
     let e = wait_succeeded(&app, &id).await;
