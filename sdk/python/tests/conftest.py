@@ -4,6 +4,7 @@ and a forwarding proxy that can break connections or stop answering."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -44,7 +45,9 @@ class Live:
 
 def _start_live_host() -> tuple[subprocess.Popen[str], dict[str, str]]:
     if not LIVE_HOST.exists():
-        subprocess.run(["cargo", "build", "-q", "-p", "scenarios", "--bin", "live-host"], cwd=REPO, check=True)
+        subprocess.run(
+            ["cargo", "build", "-q", "-p", "scenarios", "--bin", "live-host"], cwd=REPO, check=True
+        )
     backend = os.environ.get("PROMPT_LEDGER_TEST_BACKEND", "sqlite")
     proc = subprocess.Popen(
         [str(LIVE_HOST), "--backend", backend],
@@ -160,10 +163,8 @@ class Proxy:
         self._sock.close()
         with self._lock:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
         self._upstream.close()
 
     def _accept(self) -> None:
@@ -195,7 +196,9 @@ class Proxy:
                     if key.strip().lower() == "content-length":
                         length = int(value.strip())
                 body = reader.read(length) if length else b""
-                forward = [(k, v) for k, v in headers if k.lower() not in ("host", "connection", "content-length")]
+                forward = [
+                    (k, v) for k, v in headers if k.lower() not in ("host", "connection", "content-length")
+                ]
                 response = self._upstream.request(method, target, headers=forward, content=body)
                 with self._lock:
                     self.forwarded.append(f"{method} {target.split('?')[0]}")
@@ -207,7 +210,12 @@ class Proxy:
                     return
                 out = [f"HTTP/1.1 {response.status_code} {response.reason_phrase}"]
                 for k, v in response.headers.items():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                    if k.lower() not in (
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "content-encoding",
+                    ):
                         out.append(f"{k}: {v}")
                 out.append(f"content-length: {len(response.content)}")
                 conn.sendall(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + response.content)

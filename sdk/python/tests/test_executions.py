@@ -42,7 +42,10 @@ def test_sync_execute_returns_a_typed_result(ledger: PromptLedger, name: Name) -
     assert result["response_text"] == result.response_text
     assert result["usage"]["total_tokens"] == result.usage.total_tokens
     assert result.usage.prompt_tokens and result.usage.response_tokens
-    assert result.model is not None and (result.model.provider, result.model.model_name) == ("openai", "gpt-4o-mini")
+    assert result.model is not None and (result.model.provider, result.model.model_name) == (
+        "openai",
+        "gpt-4o-mini",
+    )
     assert result.prompt is not None and (result.prompt.name, result.prompt.version) == (n, 1)
     assert result.cost.nanos is not None and result.cost.nanos > 0
     assert result.latency_ms.total is not None
@@ -75,7 +78,9 @@ def test_models_as_strings_labels_and_inline_templates(ledger: PromptLedger, nam
     assert chat.status == "succeeded" and isinstance(chat.rendered_prompt, list)
 
 
-def test_a_provider_failure_raises_with_the_recorded_run(ledger: PromptLedger, live: Live, name: Name) -> None:
+def test_a_provider_failure_raises_with_the_recorded_run(
+    ledger: PromptLedger, live: Live, name: Name
+) -> None:
     n = name("fail")
     ledger.create_prompt(n, "x")
     before = live.provider_calls("fail-500")
@@ -128,7 +133,9 @@ def test_async_runs_are_retried_by_the_server(ledger: PromptLedger, live: Live, 
     n = name("flaky")
     ledger.create_prompt(n, "x")
     model = f"flaky-2-{uuid.uuid4().hex[:8]}"
-    handle = ledger.execute(n, model={"provider": "openai", "model_name": model}, mode="async", max_attempts=3)
+    handle = ledger.execute(
+        n, model={"provider": "openai", "model_name": model}, mode="async", max_attempts=3
+    )
     done = handle.wait(timeout=60)
     assert done.status == "succeeded" and done.attempts == 3
     assert live.provider_calls(model) == 3
@@ -162,7 +169,9 @@ def test_list_executions_over_cursor_pages(ledger: PromptLedger, name: Name) -> 
     correlation = uuid.uuid4().hex
     ids = [ledger.execute(n, {"i": i}, "mock-1", correlation_id=correlation).execution_id for i in range(5)]
     with pytest.raises(ProviderError):
-        ledger.execute(n, {"i": 9}, {"provider": "openai", "model_name": "fail-500"}, correlation_id=correlation)
+        ledger.execute(
+            n, {"i": 9}, {"provider": "openai", "model_name": "fail-500"}, correlation_id=correlation
+        )
 
     listed = ledger.list_executions(correlation_id=correlation, status="succeeded", page_size=2)
     assert [e.execution_id for e in listed] == list(reversed(ids))  # newest first

@@ -22,10 +22,19 @@ Name = Callable[[str], str]
 def test_create_and_get_a_text_prompt(ledger: PromptLedger, name: Name) -> None:
     n = name("greet")
     created = ledger.create_prompt(
-        n, "Hi {{ user }} from {{ team }}", description="greets", owner_team="core", config={"model": "mock-1"}
+        n,
+        "Hi {{ user }} from {{ team }}",
+        description="greets",
+        owner_team="core",
+        config={"model": "mock-1"},
     )
     assert isinstance(created, Prompt)
-    assert (created.name, created.mode, created.latest_version, created["owner_team"]) == (n, "full", 1, "core")
+    assert (created.name, created.mode, created.latest_version, created["owner_team"]) == (
+        n,
+        "full",
+        1,
+        "core",
+    )
     assert isinstance(created.created_at, datetime) and created.created_at.tzinfo is not None
 
     version = ledger.get_prompt(n)
@@ -174,7 +183,11 @@ def test_metadata_archive_and_unarchive(ledger: PromptLedger, name: Name) -> Non
 def test_register_code_prompts_is_idempotent(ledger: PromptLedger, name: Name) -> None:
     a, b, c = name("REG_A"), name("REG_B"), name("REG_C")
     first = ledger.register_code_prompts(
-        [(a, "A {{ x }}"), (b, "B {{ y }}", {"model": "mock-1"}), {"name": c, "messages": [{"role": "user", "content": "C"}]}]
+        [
+            (a, "A {{ x }}"),
+            (b, "B {{ y }}", {"model": "mock-1"}),
+            {"name": c, "messages": [{"role": "user", "content": "C"}]},
+        ]
     )
     assert first.summary.created == 3 and [r.status for r in first.results] == ["created"] * 3
     again = ledger.register_code_prompts({a: "A {{ x }}", b: "B changed"})

@@ -26,7 +26,8 @@ def test_the_guide_holds_the_issue_lines() -> None:
     code = guide_code()
     for line in [
         "from prompt_ledger import PromptLedger",
-        'ledger = PromptLedger(api_url=os.getenv("PROMPT_LEDGER_URL"), api_key=os.getenv("PROMPT_LEDGER_API_KEY"))',
+        'ledger = PromptLedger(api_url=os.getenv("PROMPT_LEDGER_URL"), '
+        'api_key=os.getenv("PROMPT_LEDGER_API_KEY"))',
         'ledger.update_prompt("newsletter_header", "{{month}} {{year}} Newsletter - {{theme}}!")',
         'ledger.execute("newsletter_header", {"month": "January", "year": "2026", "theme": "New Features"})',
         'ledger.register_code_prompts([("USER_SUMMARY", "Summarize user {{user_id}} ..."), '

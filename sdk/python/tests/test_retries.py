@@ -83,7 +83,7 @@ def test_503_backs_off_exponentially_then_gives_up() -> None:
     with client(script, max_retries=3) as ledger, pytest.raises(UnavailableError) as down:
         ledger.list_models()
     assert len(script.requests) == 4 and down.value.status == 503 and down.value.code == "unavailable"
-    gaps = [b - a for a, b in zip(script.times, script.times[1:])]
+    gaps = [b - a for a, b in zip(script.times, script.times[1:], strict=False)]
     for n, gap in enumerate(gaps):
         step = INITIAL_DELAY * 2**n
         assert step / 2 - 0.02 <= gap <= step + 0.1, (n, gap)
@@ -97,7 +97,12 @@ def test_rate_limit_error_after_the_last_retry() -> None:
 
 
 def test_other_errors_are_not_retried() -> None:
-    for status, code in [(500, "internal"), (502, "provider_error"), (409, "conflict"), (422, "validation_failed")]:
+    for status, code in [
+        (500, "internal"),
+        (502, "provider_error"),
+        (409, "conflict"),
+        (422, "validation_failed"),
+    ]:
         script = Scripted(error(status, code))
         with client(script) as ledger, pytest.raises(Exception):  # noqa: B017 PT011
             ledger.list_models()
@@ -143,7 +148,9 @@ def test_the_server_retries_a_rate_limited_async_run(ledger: PromptLedger, live:
     n = name("server-retry")
     ledger.create_prompt(n, "x")
     before = live.provider_calls("rate-limit")
-    handle = ledger.execute(n, model={"provider": "openai", "model_name": "rate-limit"}, mode="async", max_attempts=2)
+    handle = ledger.execute(
+        n, model={"provider": "openai", "model_name": "rate-limit"}, mode="async", max_attempts=2
+    )
     done = handle.wait(timeout=60)
     assert done.status == "failed" and done.attempts == 2
     assert done.error is not None and done.error.type == "provider_rate_limited"

@@ -108,6 +108,10 @@ def _substitute(template: str, variables: dict[str, Any]) -> str:
             "with render_prompt() or execute()"
         )
 
+    # Jinja's whitespace control: `{{-` and `-}}` eat the whitespace beside them.
+    template = re.sub(r"\s+(?={{-)", "", template)
+    template = re.sub(r"(?<=-}})\s+", "", template)
+
     def value_of(match: re.Match[str]) -> str:
         value: Any = variables
         for part in match.group(1).split("."):
@@ -407,16 +411,33 @@ class Stats(LedgerModel):
 
 
 class AnalyticsSummary(Stats):
+    """The range's statistics; ``by_provider``, ``by_model`` and ``top_prompts``
+    entries carry their keys (``provider``, ``model_name``, ``prompt_name``) as extra fields."""
+
     by_provider: list[Stats] = Field(default_factory=list)
     by_model: list[Stats] = Field(default_factory=list)
     top_prompts: list[Stats] = Field(default_factory=list)
+    rollups_through: datetime | None = None
+
+
+class VersionStats(Stats):
+    version: int | None = None
+    prompt_version_id: str | None = None
+    by_model: list[Stats] = Field(default_factory=list)
+
+
+class SeriesPoint(Stats):
+    bucket_start: datetime
+    versions: list[Stats] = Field(default_factory=list)
 
 
 class PromptAnalytics(Stats):
-    prompt_name: str | None = None
-    prompt_id: str | None = None
-    versions: list[Stats] = Field(default_factory=list)
-    series: list[Stats] = Field(default_factory=list)
+    """One prompt's statistics, per version (A/B) and per time bucket."""
+
+    prompt: dict[str, Any] | None = None
+    versions: list[VersionStats] = Field(default_factory=list)
+    series: list[SeriesPoint] = Field(default_factory=list)
+    rollups_through: datetime | None = None
 
 
 # ---- models and keys ----

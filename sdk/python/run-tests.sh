@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Checks and tests the Python SDK: ruff, mypy --strict, and the pytest suite
+# against a live PromptLedger.
+#
+# The server comes from PROMPT_LEDGER_URL / PROMPT_LEDGER_API_KEY
+# (FAKE_PROVIDER_URL, PROMPT_LEDGER_TEST_HOST) when set; otherwise this script
+# starts target/debug/live-host (building it when missing) and stops it at the
+# end. The venv lives in target/sdk-venv and is reused.
+#
+# Last line: "python sdk: N passed, M failed (host: native|spin)".
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+venv="$repo/target/sdk-venv"
+work="$(mktemp -d)"
+host_pid=""
+
+cleanup() {
+    if [[ -n "$host_pid" ]]; then
+        kill -TERM "$host_pid" 2>/dev/null
+        wait "$host_pid" 2>/dev/null
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { echo "run-tests: $*" >&2; }
+
+# ---- the venv and the package ----
+if [[ ! -x "$venv/bin/python" ]]; then
+    say "creating $venv"
+    python3 -m venv "$venv" || { say "python3 -m venv failed"; exit 1; }
+fi
+py="$venv/bin/python"
+"$py" -m pip install -q --disable-pip-version-check "$here[dev,otel]" >"$work/pip.log" 2>&1 \
+    && "$py" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$here" >>"$work/pip.log" 2>&1 \
+    || { cat "$work/pip.log" >&2; say "pip install failed"; exit 1; }
+
+# ---- static checks ----
+status=0
+cd "$here" || exit 1
+"$venv/bin/ruff" check src tests || { say "ruff check failed"; status=1; }
+"$venv/bin/ruff" format --check src tests || { say "ruff format --check failed"; status=1; }
+"$venv/bin/mypy" --strict src || { say "mypy --strict failed"; status=1; }
+
+# ---- the server ----
+if [[ -z "${PROMPT_LEDGER_URL:-}" ]]; then
+    live_host="$repo/target/debug/live-host"
+    if [[ ! -x "$live_host" ]]; then
+        say "building live-host"
+        (cd "$repo" && cargo build -q -p scenarios --bin live-host) || { say "cargo build failed"; exit 1; }
+    fi
+    "$live_host" --backend "${PROMPT_LEDGER_TEST_BACKEND:-sqlite}" >"$work/host.out" 2>"$work/host.err" &
+    host_pid=$!
+    for _ in $(seq 1 600); do
+        grep -q '^{' "$work/host.out" 2>/dev/null && break
+        kill -0 "$host_pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if ! grep -q '^{' "$work/host.out" 2>/dev/null; then
+        cat "$work/host.err" >&2
+        say "live-host did not become ready"
+        exit 1
+    fi
+    eval "$("$py" - "$work/host.out" <<'EOF'
+import json, shlex, sys
+info = json.loads(next(l for l in open(sys.argv[1]) if l.startswith("{")))
+for env, key in [("PROMPT_LEDGER_URL", "url"), ("PROMPT_LEDGER_API_KEY", "api_key"),
+                 ("FAKE_PROVIDER_URL", "fake_provider_url"), ("PROMPT_LEDGER_TEST_HOST", "host")]:
+    print(f"export {env}={shlex.quote(str(info.get(key) or ''))}")
+EOF
+)"
+fi
+host="${PROMPT_LEDGER_TEST_HOST:-native}"
+say "testing against $PROMPT_LEDGER_URL ($host host)"
+
+# ---- the suite ----
+junit="$work/junit.xml"
+"$venv/bin/pytest" -q -rs --junitxml="$junit" tests
+pytest_status=$?
+read -r passed failed skipped < <("$py" - "$junit" <<'EOF'
+import sys
+import xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError):
+    print(0, 1, 0)
+    raise SystemExit
+suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+tests = sum(int(s.get("tests", 0)) for s in suites)
+failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+skipped = sum(int(s.get("skipped", 0)) for s in suites)
+print(tests - failed - skipped, failed, skipped)
+EOF
+)
+if [[ "$pytest_status" -ne 0 ]]; then
+    status=1
+    # No test ran, or pytest itself broke: never reported as a pass.
+    [[ "$failed" -eq 0 ]] && failed=1
+fi
+if [[ "$skipped" -gt 0 ]]; then
+    echo "python sdk: $passed passed, $failed failed, $skipped skipped (host: $host)"
+else
+    echo "python sdk: $passed passed, $failed failed (host: $host)"
+fi
+exit "$status"
