@@ -61,6 +61,7 @@ promptledger_spin_env() {
     export SPIN_VARIABLE_ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY:-}"
     export SPIN_VARIABLE_ANTHROPIC_BASE_URL="${ANTHROPIC_BASE_URL:-}"
     export SPIN_VARIABLE_RETENTION_DAYS="${RETENTION_DAYS:-0}"
+    export SPIN_VARIABLE_CORS_ORIGINS="${CORS_ORIGINS:-}"
     # allowed_outbound_hosts is narrowed to exactly these.
     if [ -n "$_pl_url" ]; then
         SPIN_VARIABLE_DB_HOST=$(url_host_port "$_pl_url" 5432)

@@ -47,6 +47,7 @@ macro_rules! all_scenarios {
             foundation::api_keys_lifecycle_and_scopes,
             foundation::errors_share_one_json_shape,
             foundation::nul_characters_are_refused_with_their_field,
+            foundation::cors_serves_listed_origins_only,
             // registry (prompts, versions, labels, rendering)
             prompts::prompts_create_get_and_update,
             prompts::prompts_list_paginates_and_filters,

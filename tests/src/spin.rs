@@ -167,6 +167,7 @@ pub async fn start_with(
         ("REDIS_HOST", host_port(&admin_or(&config.redis_url, "127.0.0.1:6379"))),
         ("OPENAI_ORIGIN", fake.base_url()),
         ("ANTHROPIC_ORIGIN", fake.base_url()),
+        ("CORS_ORIGINS", config.cors_origins.join(",")),
     ];
     for (name, value) in vars {
         cmd.env(format!("SPIN_VARIABLE_{name}"), value);

@@ -127,6 +127,9 @@ pub struct TestApp {
     pub transport: Transport,
 }
 
+/// The one origin test apps allow cross-origin requests from.
+pub const TEST_ORIGIN: &str = "https://app.example";
+
 /// The configuration every test app starts with: the bootstrap key and the
 /// fake provider standing in for OpenAI and Anthropic.
 pub fn test_config(db: &Database) -> Config {
@@ -138,6 +141,7 @@ pub fn test_config(db: &Database) -> Config {
         openai_base_url: format!("{}/v1", fake.base_url()),
         anthropic_api_key: "sk-test-anthropic".into(),
         anthropic_base_url: format!("{}/v1", fake.base_url()),
+        cors_origins: vec![TEST_ORIGIN.into()],
         ..Config::default()
     }
 }

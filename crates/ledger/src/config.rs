@@ -16,6 +16,9 @@ pub struct Config {
     pub anthropic_base_url: String,
     /// Days of executions and spans to keep; 0 keeps everything.
     pub retention_days: i64,
+    /// Origins allowed to call the API from a browser (`CORS_ORIGINS`,
+    /// comma-separated, `*` for any); empty turns CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -49,6 +52,7 @@ impl Config {
             anthropic_api_key: text("anthropic_api_key"),
             anthropic_base_url: or_default("anthropic_base_url", DEFAULT_ANTHROPIC_BASE_URL),
             retention_days,
+            cors_origins: crate::api::cors::parse_origins(&text("cors_origins")),
         })
     }
 
@@ -80,6 +84,7 @@ pub const VARIABLES: &[&str] = &[
     "anthropic_api_key",
     "anthropic_base_url",
     "retention_days",
+    "cors_origins",
 ];
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub async fn api_keys_lifecycle_and_scopes(app: &TestApp) {
     let r = app.post("/v1/api-keys", json!({ "name": name, "scope": "read" })).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let read_key = r.json["key"].as_str().expect("secret shown once").to_owned();
+    assert_eq!(r.header("cache-control"), Some("no-store"), "no cache may keep the secret");
     let read_id = r.json["id"].as_str().expect("id").to_owned();
     assert_eq!(r.json["scope"], "read");
     assert!(read_key.starts_with(r.json["key_prefix"].as_str().unwrap()));
@@ -163,4 +164,40 @@ pub async fn nul_characters_are_refused_with_their_field(app: &TestApp) {
     }
     let r = app.get("/v1/traces/ab%00cd").await;
     assert_eq!((r.status, r.json["error"]["details"]["field"].as_str()), (422, Some("path")), "{}", r.text());
+}
+
+/// Browsers on a listed origin get preflights and CORS headers; others get
+/// neither. Preflights carry no key, so they are answered before auth.
+pub async fn cors_serves_listed_origins_only(app: &TestApp) {
+    let origin = crate::target::TEST_ORIGIN;
+    let r = app
+        .request(http::Method::OPTIONS, "/v1/executions:run")
+        .without_key()
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    assert!(r.header("access-control-allow-methods").is_some_and(|m| m.contains("POST")));
+    assert!(r.header("access-control-allow-headers").is_some_and(|h| h.contains("authorization")));
+
+    let r = app.request(http::Method::GET, "/v1/prompts").header("origin", origin).send().await;
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (200, Some(origin)));
+    assert!(r.header("access-control-expose-headers").is_some_and(|h| h.contains("retry-after")));
+    let r = app.request(http::Method::GET, "/v1/prompts").without_key().header("origin", origin).send().await;
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (401, Some(origin)), "errors are readable too");
+
+    let stranger = "https://elsewhere.example";
+    let r = app
+        .request(http::Method::OPTIONS, "/v1/prompts")
+        .without_key()
+        .header("origin", stranger)
+        .header("access-control-request-method", "GET")
+        .send()
+        .await;
+    assert_eq!((r.status, r.error_code()), (403, "cors_origin_not_allowed"));
+    let r = app.request(http::Method::GET, "/v1/prompts").header("origin", stranger).send().await;
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (200, None));
 }

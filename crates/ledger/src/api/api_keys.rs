@@ -49,7 +49,10 @@ async fn create<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
     auth::keys_changed(host).await;
     let mut body = serde_json::to_value(&record).map_err(|e| ApiError::internal(e.to_string()))?;
     body["key"] = json!(secret);
-    Ok(response::created(&body, &format!("/v1/api-keys/{}", record.id)))
+    let mut answer = response::created(&body, &format!("/v1/api-keys/{}", record.id));
+    // The secret is shown once: no cache along the way may keep a copy.
+    answer.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    Ok(answer)
 }
 
 async fn list<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {

@@ -14,6 +14,7 @@ macro_rules! by_method {
 
 mod analytics;
 mod api_keys;
+pub(crate) mod cors;
 pub mod cursor;
 mod executions;
 mod health;
@@ -34,6 +35,19 @@ use crate::ports::Host;
 /// Handles one request. Never panics on bad input; every failure becomes the
 /// shared JSON error body.
 pub async fn handle<H: Host>(host: &H, req: http::Request<Vec<u8>>) -> Response {
+    let cors = cors::Policy::new(&host.config().cors_origins);
+    if let Some(preflight) = cors.preflight(req.method(), req.headers()) {
+        return preflight;
+    }
+    let request_headers = cors.is_on().then(|| req.headers().clone());
+    let mut answer = answer(host, req).await;
+    if let Some(request_headers) = request_headers {
+        cors.decorate(&request_headers, &mut answer);
+    }
+    answer
+}
+
+async fn answer<H: Host>(host: &H, req: http::Request<Vec<u8>>) -> Response {
     if req.body().len() > MAX_BODY_BYTES {
         return response::error(&ApiError::payload_too_large(MAX_BODY_BYTES));
     }
