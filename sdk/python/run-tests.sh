@@ -8,7 +8,11 @@
 # end. The venv lives in target/sdk-venv and is reused.
 #
 # Last line: "python sdk: N passed, M failed (host: native|spin)".
+# With --bench, bench.py's figures are printed before it.
 set -uo pipefail
+
+bench=0
+[[ "${1:-}" == "--bench" ]] && bench=1
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -40,8 +44,8 @@ py="$venv/bin/python"
 # ---- static checks ----
 status=0
 cd "$here" || exit 1
-"$venv/bin/ruff" check src tests || { say "ruff check failed"; status=1; }
-"$venv/bin/ruff" format --check src tests || { say "ruff format --check failed"; status=1; }
+"$venv/bin/ruff" check src tests bench.py || { say "ruff check failed"; status=1; }
+"$venv/bin/ruff" format --check src tests bench.py || { say "ruff format --check failed"; status=1; }
 "$venv/bin/mypy" --strict src || { say "mypy --strict failed"; status=1; }
 
 # ---- the server ----
@@ -98,6 +102,9 @@ if [[ "$pytest_status" -ne 0 ]]; then
     status=1
     # No test ran, or pytest itself broke: never reported as a pass.
     [[ "$failed" -eq 0 ]] && failed=1
+fi
+if [[ "$bench" -eq 1 ]]; then
+    "$py" "$here/bench.py" || status=1
 fi
 if [[ "$skipped" -gt 0 ]]; then
     echo "python sdk: $passed passed, $failed failed, $skipped skipped (host: $host)"
