@@ -269,6 +269,37 @@ def test_anthropic_tools_and_errors():
         assert e.status_code == 401
 
 
+def test_streaming_with_both_sdks():
+    model = unique("stream")
+    stream = oai.chat.completions.create(
+        model=f"openai/{model}",
+        messages=[{"role": "user", "content": "stream this"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: stream this"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage.total_tokens == 5, chunks[-1]
+    assert calls(model) == 1
+
+    model = f"claude-{unique('stream')}"
+    with ant.messages.stream(model=model, max_tokens=32, messages=[{"role": "user", "content": "stream that"}]) as s:
+        text = "".join(s.text_stream)
+        final = s.get_final_message()
+    assert text == "echo: stream that"
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens == 3, final
+
+    # Tool calls arrive as deltas the SDK reassembles.
+    model = unique("tools")
+    tools = [{"name": "lookup", "input_schema": {"type": "object"}}]
+    with ant.messages.stream(
+        model=f"openai/{model}", max_tokens=32, tools=tools, messages=[{"role": "user", "content": "define"}]
+    ) as s:
+        final = s.get_final_message()
+    assert final.stop_reason == "tool_use" and final.content[0].input == {"query": "define"}, final
+
+
 def main():
     tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
     failed = []

@@ -84,6 +84,7 @@ macro_rules! all_scenarios {
             gateway::gateway_idempotent_retries_replay_the_answer,
             gateway::gateway_renders_registered_prompts,
             gateway::gateway_errors_use_the_vendor_shapes,
+            gateway::gateway_streams_events_in_the_callers_format,
 
             // lineage and analytics
             lineage::prela_and_otlp_round_trip_to_the_same_tree,

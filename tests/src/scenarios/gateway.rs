@@ -490,7 +490,7 @@ pub async fn gateway_errors_use_the_vendor_shapes(app: &TestApp) {
     openai_error(&r);
     let r = chat(app, json!({ "messages": [] }), &[]).await;
     assert_eq!((r.status, openai_error(&r)["param"].as_str()), (400, Some("model")));
-    let r = chat(app, json!({ "model": "mock/m", "messages": [], "stream": true }), &[]).await;
+    let r = chat(app, json!({ "model": "mock/m", "messages": [], "stream": "yes" }), &[]).await;
     assert_eq!((r.status, openai_error(&r)["param"].as_str()), (400, Some("stream")));
     let r = chat(app, json!({ "model": "anthropic/claude-x", "messages": [], "n": 3 }), &[]).await;
     assert_eq!((r.status, openai_error(&r)["code"].as_str()), (400, Some("unsupported_parameter")));
@@ -508,4 +508,66 @@ pub async fn gateway_errors_use_the_vendor_shapes(app: &TestApp) {
     let r =
         chat(app, json!({ "model": "openai/fail-500", "messages": [{ "role": "user", "content": "x" }] }), &[]).await;
     assert_eq!((r.status, openai_error(&r)["type"].as_str()), (502, Some("server_error")));
+}
+
+/// The `data:` payloads of an event stream, with their `event:` names.
+fn events(r: &TestResponse) -> Vec<(Option<String>, String)> {
+    r.text()
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).map(str::to_owned);
+            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or_default().to_owned();
+            (name, data)
+        })
+        .collect()
+}
+
+pub async fn gateway_streams_events_in_the_callers_format(app: &TestApp) {
+    let model = unique("stream");
+    let key = unique("key");
+    let body = json!({
+        "model": format!("openai/{model}"), "stream": true, "stream_options": { "include_usage": true },
+        "messages": [{ "role": "user", "content": "stream this" }],
+    });
+    let r = chat(app, body.clone(), &[("idempotency-key", &key)]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let all = events(&r);
+    assert_eq!(all.last().map(|(_, d)| d.as_str()), Some("[DONE]"));
+    let chunks: Vec<Json> = all[..all.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "echo: stream this");
+    assert_eq!(chunks.iter().rev().nth(1).unwrap()["choices"][0]["finish_reason"], "stop");
+    assert_eq!(chunks.last().unwrap()["usage"]["total_tokens"], 5);
+    let sent = FakeProvider::shared().last_request(&model).unwrap();
+    assert!(sent.get("stream").is_none() && sent.get("stream_options").is_none(), "{sent}");
+    let e = execution(app, &r).await;
+    assert_eq!((e["status"].as_str(), e["response_text"].as_str()), (Some("succeeded"), Some("echo: stream this")));
+    assert_eq!(e["inputs"]["model_config"]["stream"], true);
+    // A retry replays the same events.
+    let retry = chat(app, body, &[("idempotency-key", &key)]).await;
+    assert_eq!((retry.status, retry.text()), (200, r.text()));
+    assert_eq!(FakeProvider::shared().calls(&model), 1);
+
+    let model = format!("claude-{}", unique("stream"));
+    let r = message(
+        app,
+        json!({ "model": model, "max_tokens": 20, "stream": true, "messages": [{ "role": "user", "content": "stream that" }] }),
+        &[],
+    )
+    .await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("text/event-stream")), "{}", r.text());
+    let all = events(&r);
+    let names: Vec<&str> = all.iter().filter_map(|(n, _)| n.as_deref()).collect();
+    assert_eq!(names.first().copied(), Some("message_start"));
+    assert_eq!(names.last().copied(), Some("message_stop"));
+    let text: String = all
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Json>(d).ok())
+        .filter_map(|v| v["delta"]["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(text, "echo: stream that");
+    assert_eq!(execution(app, &r).await["status"], "succeeded");
 }

@@ -16,10 +16,13 @@
 //! Requests for the caller's own vendor pass through as they are (tools,
 //! `response_format`, `seed`, `n`, `logprobs`...), and the provider's answer
 //! is returned byte for byte; other providers go through [`translate`].
+//! `stream: true` is answered as server-sent events in the caller's format
+//! ([`sse`]), written from the recorded answer.
 
 pub mod errors;
 pub mod record;
 pub mod request;
+pub mod sse;
 pub mod translate;
 
 use std::pin::pin;
@@ -279,11 +282,55 @@ fn storable_json(value: &Json) -> Json {
     }
 }
 
-fn respond(status: StatusCode, bytes: Vec<u8>, headers: &[(&'static str, String)]) -> Response {
+/// How the caller asked for the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Json,
+    /// Server-sent events; OpenAI callers may ask for a usage chunk.
+    Events {
+        include_usage: bool,
+    },
+}
+
+impl Delivery {
+    /// Takes `stream` and `stream_options` out of the body: providers are
+    /// asked for whole answers.
+    fn take(body: &mut Map<String, Json>) -> Result<Delivery, GatewayError> {
+        let stream = match body.remove("stream") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => b,
+            Some(_) => return Err(GatewayError::invalid("stream", "must be a boolean")),
+        };
+        let options = body.remove("stream_options").unwrap_or(Json::Null);
+        let include_usage = options["include_usage"] == json!(true);
+        Ok(if stream { Delivery::Events { include_usage } } else { Delivery::Json })
+    }
+
+    /// A successful answer's body and content type.
+    fn render(self, api: Api, answer: &Json, bytes: Vec<u8>) -> (Vec<u8>, &'static str) {
+        match (self, api) {
+            (Delivery::Json, _) => (bytes, "application/json"),
+            (Delivery::Events { include_usage }, Api::OpenAi) => {
+                (sse::openai_events(answer, include_usage), sse::CONTENT_TYPE)
+            }
+            (Delivery::Events { .. }, Api::Anthropic) => (sse::anthropic_events(answer), sse::CONTENT_TYPE),
+        }
+    }
+}
+
+fn respond(
+    status: StatusCode,
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    headers: &[(&'static str, String)],
+) -> Response {
     let mut response = http::Response::new(bytes);
     *response.status_mut() = status;
     let map = response.headers_mut();
-    map.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    map.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if content_type == sse::CONTENT_TYPE {
+        map.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
     for (name, value) in headers {
         if let Ok(value) = HeaderValue::from_str(value) {
             map.insert(*name, value);
@@ -294,18 +341,23 @@ fn respond(status: StatusCode, bytes: Vec<u8>, headers: &[(&'static str, String)
 
 async fn replayed<H: Host>(
     host: &H,
+    api: Api,
+    delivery: Delivery,
     existing: &store::ExecutionRecord,
     request_hash: &str,
 ) -> Result<Response, GatewayError> {
     let (status, body) = record::replay(host.db(), existing, request_hash).await?;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let (bytes, content_type) =
+        if status.is_success() { delivery.render(api, &body, bytes) } else { (bytes, "application/json") };
     let headers = [
         (EXECUTION_ID_HEADER, existing.id.clone()),
         (SERVED_MODEL_HEADER, format!("{}/{}", existing.provider, existing.model_name)),
         (ATTEMPTS_HEADER, existing.attempts.to_string()),
         (REPLAY_HEADER, "true".to_owned()),
     ];
-    Ok(respond(status, serde_json::to_vec(&body).unwrap_or_default(), &headers))
+    Ok(respond(status, bytes, content_type, &headers))
 }
 
 async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Response, GatewayError> {
@@ -323,12 +375,6 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
     if request::has_nul(&Json::Object(body.clone())) {
         return Err(GatewayError::invalid("body", "must not contain the character U+0000"));
     }
-    if body.get("stream").and_then(Json::as_bool) == Some(true) {
-        return Err(GatewayError {
-            code: "streaming_unsupported".into(),
-            ..GatewayError::invalid("stream", "streaming is not available on this gateway yet; send `stream: false`")
-        });
-    }
     let options = Options::take(req, &mut body)?;
     let idempotency_key = req.header("idempotency-key").filter(|k| !k.is_empty()).map(str::to_owned);
     if idempotency_key.as_ref().is_some_and(|k| k.len() > 255) {
@@ -341,10 +387,11 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
 
     // A retry with a known key answers from the ledger before any other work.
     let request_hash = canonical_hash(&json!({ "gateway": api.route(), "body": body, "options": options.hashed() }));
+    let delivery = Delivery::take(&mut body)?;
     if let Some(key) = &idempotency_key
         && let Some(existing) = store::get_by_idempotency_key(host.db(), key).await?
     {
-        return replayed(host, &existing, &request_hash).await;
+        return replayed(host, api, delivery, &existing, &request_hash).await;
     }
 
     let version: ResolvedVersion = match &options.prompt {
@@ -397,7 +444,7 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
         variables: Json::Object(options.variables.clone()),
         model_config: json!({
             "provider": first.provider.as_str(), "model_name": first.model, "gateway": api.route(), "models": labels,
-            "prompt_config": version.config,
+            "stream": delivery != Delivery::Json, "prompt_config": version.config,
         }),
         params: Json::Object(params),
         template: match &version.body {
@@ -427,7 +474,7 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
             let existing = store::get_by_idempotency_key(host.db(), key)
                 .await?
                 .ok_or_else(|| GatewayError::from(ApiError::conflict("idempotency key is in use; retry")))?;
-            return replayed(host, &existing, &request_hash).await;
+            return replayed(host, api, delivery, &existing, &request_hash).await;
         }
         let (outcome, tried) = calls.await;
         (outcome, tried, true)
@@ -509,7 +556,10 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
         headers.push((SERVED_MODEL_HEADER, label));
     }
     match outcome {
-        Ok(answer) => Ok(respond(StatusCode::OK, answer.bytes, &headers)),
+        Ok(answer) => {
+            let (bytes, content_type) = delivery.render(api, &answer.json, answer.bytes);
+            Ok(respond(StatusCode::OK, bytes, content_type, &headers))
+        }
         Err(f) => {
             let mut e = GatewayError::from_failure(&f);
             for (name, value) in headers {
