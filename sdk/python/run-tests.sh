@@ -41,12 +41,18 @@ py="$venv/bin/python"
     && "$py" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$here" >>"$work/pip.log" 2>&1 \
     || { cat "$work/pip.log" >&2; say "pip install failed"; exit 1; }
 
-# ---- static checks ----
+# ---- static checks (each failed one counts as a failure in the summary) ----
 status=0
+static_failed=0
 cd "$here" || exit 1
-"$venv/bin/ruff" check src tests bench.py || { say "ruff check failed"; status=1; }
-"$venv/bin/ruff" format --check src tests bench.py || { say "ruff format --check failed"; status=1; }
-"$venv/bin/mypy" --strict src || { say "mypy --strict failed"; status=1; }
+check() {
+    local what="$1"
+    shift
+    "$@" || { say "$what failed"; status=1; static_failed=$((static_failed + 1)); }
+}
+check "ruff check" "$venv/bin/ruff" check src tests bench.py
+check "ruff format --check" "$venv/bin/ruff" format --check src tests bench.py
+check "mypy --strict" "$venv/bin/mypy" --strict src
 
 # ---- the server ----
 if [[ -z "${PROMPT_LEDGER_URL:-}" ]]; then
@@ -103,6 +109,7 @@ if [[ "$pytest_status" -ne 0 ]]; then
     # No test ran, or pytest itself broke: never reported as a pass.
     [[ "$failed" -eq 0 ]] && failed=1
 fi
+failed=$((failed + static_failed))
 if [[ "$bench" -eq 1 ]]; then
     "$py" "$here/bench.py" || status=1
 fi

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conftest import Live, Proxy
-from prompt_ledger import ConflictError, PromptLedger
+from prompt_ledger import ConflictError, PromptLedger, ProviderError
 
 Name = Callable[[str], str]
 
@@ -71,3 +71,22 @@ def test_each_logical_call_gets_its_own_key(ledger: PromptLedger, live: Live, na
     b = ledger.execute(n, model={"provider": "openai", "model_name": model})
     assert a.execution_id != b.execution_id and a.idempotency_key != b.idempotency_key
     assert live.provider_calls(model) == 2
+
+
+def test_a_replayed_failure_raises_as_the_first_answer_did(
+    ledger: PromptLedger, live: Live, name: Name
+) -> None:
+    n = name("replay-fail")
+    ledger.create_prompt(n, "x")
+    key = f"fail-{uuid.uuid4()}"
+    before = live.provider_calls("fail-500")
+    model = {"provider": "openai", "model_name": "fail-500"}
+    with pytest.raises(ProviderError) as first:
+        ledger.execute(n, model=model, idempotency_key=key)
+    with pytest.raises(ProviderError) as again:
+        ledger.execute(n, model=model, idempotency_key=key)
+    assert (first.value.status, again.value.status) == (502, 502)
+    assert first.value.execution is not None and again.value.execution is not None
+    assert again.value.execution.execution_id == first.value.execution.execution_id
+    assert again.value.execution.idempotent_replay
+    assert live.provider_calls("fail-500") == before + 1

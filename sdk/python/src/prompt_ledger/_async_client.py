@@ -187,9 +187,9 @@ class AsyncPromptLedger(BaseClient):
 
         async def refresh() -> None:
             try:
-                self.cache.put(key, await self._fetch_prompt(name, label, version))
+                self.cache.put(key, await self._fetch_prompt(name, label, version, max_retries=0))
             except NotFoundError:
-                self.cache.invalidate(name)
+                self.cache.drop(key)
             except Exception as e:  # the stale entry stays; the next read tries again
                 log.warning("background refresh of prompt %s failed: %s", name, e)
             finally:

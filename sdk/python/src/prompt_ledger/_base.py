@@ -21,6 +21,7 @@ from .errors import (
     APITimeoutError,
     PromptLedgerError,
     ProviderError,
+    ProviderTimeoutError,
     error_from_response,
     parse_retry_after,
 )
@@ -200,8 +201,10 @@ class BaseClient:
         if execution.status == "failed":
             error = execution.error
             message = (error.message if error else None) or "the execution failed"
-            code = "provider_timeout" if error and error.type == "timeout" else "provider_error"
-            raise ProviderError(message, code=code, status=None, details={"execution": execution.to_dict()})
+            timed_out = error is not None and error.type == "timeout"
+            code, status = ("provider_timeout", 504) if timed_out else ("provider_error", 502)
+            cls = ProviderTimeoutError if timed_out else ProviderError
+            raise cls(message, code=code, status=status, details={"execution": execution.to_dict()})
         return execution
 
 

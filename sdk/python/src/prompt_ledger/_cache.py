@@ -62,6 +62,10 @@ class PromptCache:
         with self._lock:
             self._entries[key] = Entry(value, self.clock())
 
+    def drop(self, key: CacheKey) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
     def invalidate(self, name: str | None = None) -> None:
         """Drops every entry of ``name`` (all entries when ``None``)."""
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,7 @@ class PromptLedger(BaseClient):
         self._client.base_url = httpx.URL(self.api_url)
         self._client.headers.update(self.headers)
         self._refresher: ThreadPoolExecutor | None = None
+        self._refresher_lock = threading.Lock()
 
     # ---- lifecycle ----
 
@@ -185,14 +187,15 @@ class PromptLedger(BaseClient):
     def _refresh_later(self, key: CacheKey, name: str, label: str | None, version: int | None) -> None:
         if not self.cache.begin_refresh(key):
             return
-        if self._refresher is None:
-            self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prompt-ledger-cache")
+        with self._refresher_lock:
+            if self._refresher is None:
+                self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prompt-ledger-cache")
 
         def refresh() -> None:
             try:
-                self.cache.put(key, self._fetch_prompt(name, label, version))
+                self.cache.put(key, self._fetch_prompt(name, label, version, max_retries=0))
             except NotFoundError:
-                self.cache.invalidate(name)
+                self.cache.drop(key)
             except Exception as e:  # the stale entry stays; the next read tries again
                 log.warning("background refresh of prompt %s failed: %s", name, e)
             finally:
