@@ -76,6 +76,8 @@ def test_models_as_strings_labels_and_inline_templates(ledger: PromptLedger, nam
         model="mock-1",
     )
     assert chat.status == "succeeded" and isinstance(chat.rendered_prompt, list)
+    tagged = ledger.execute(n, {"x": 1}, "mock-1", extra_body={"correlation_id": "from-extra-body"})
+    assert tagged.correlation_id == "from-extra-body"
 
 
 def test_a_provider_failure_raises_with_the_recorded_run(

@@ -15,9 +15,12 @@ from pydantic import BaseModel
 from prompt_ledger import _ops as ops
 
 SPEC = Path(__file__).resolve().parents[3] / "openapi.json"
-# Routes an application has no use for: the spec itself, the health probe's
-# HEAD, the original smoke-test route and the scheduler's internal beat.
+# Routes the SDK does not wrap: the spec itself, the health probe's HEAD, the
+# original smoke-test route, the scheduler's internal beat, and the gateway's
+# OpenAI- and Anthropic-compatible routes, which those vendors' own SDKs call.
 NOT_IN_SDK = {
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/messages"),
     ("GET", "/openapi.json"),
     ("HEAD", "/health"),
     ("POST", "/api/v1/prompts/execute"),

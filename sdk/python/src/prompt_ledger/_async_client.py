@@ -397,6 +397,7 @@ class AsyncPromptLedger(BaseClient):
         max_attempts: int | None = None,
         trace_id: str | None = None,
         parent_span_id: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> m.Execution: ...
 
     @overload
@@ -418,6 +419,7 @@ class AsyncPromptLedger(BaseClient):
         max_attempts: int | None = None,
         trace_id: str | None = None,
         parent_span_id: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncExecutionHandle: ...
 
     async def execute(
@@ -438,6 +440,7 @@ class AsyncPromptLedger(BaseClient):
         max_attempts: int | None = None,
         trace_id: str | None = None,
         parent_span_id: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> m.Execution | AsyncExecutionHandle:
         """Runs a prompt through a model and records it.
 
@@ -453,7 +456,8 @@ class AsyncPromptLedger(BaseClient):
 
         One idempotency key is made per call (or pass your own) and reused by
         every retry, so a retried call never runs the prompt twice. The current
-        OpenTelemetry context is sent as ``traceparent``.
+        OpenTelemetry context is sent as ``traceparent``. ``extra_body`` adds
+        fields this SDK does not name yet to the request.
         """
         payload = self.run_payload(
             prompt_name=prompt_name,
@@ -471,6 +475,7 @@ class AsyncPromptLedger(BaseClient):
             trace_id=trace_id,
             parent_span_id=parent_span_id,
         )
+        payload.update(extra_body or {})
         key = idempotency_key or self.new_idempotency_key()
         trace_headers = current_trace_headers() if trace_id is None else {}
         execution = await self._send(ops.run(payload, key, trace_headers))

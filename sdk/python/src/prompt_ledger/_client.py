@@ -402,6 +402,7 @@ class PromptLedger(BaseClient):
         max_attempts: int | None = None,
         trace_id: str | None = None,
         parent_span_id: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> m.Execution: ...
 
     @overload
@@ -423,6 +424,7 @@ class PromptLedger(BaseClient):
         max_attempts: int | None = None,
         trace_id: str | None = None,
         parent_span_id: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ExecutionHandle: ...
 
     def execute(
@@ -443,6 +445,7 @@ class PromptLedger(BaseClient):
         max_attempts: int | None = None,
         trace_id: str | None = None,
         parent_span_id: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> m.Execution | ExecutionHandle:
         """Runs a prompt through a model and records it.
 
@@ -458,7 +461,8 @@ class PromptLedger(BaseClient):
 
         One idempotency key is made per call (or pass your own) and reused by
         every retry, so a retried call never runs the prompt twice. The current
-        OpenTelemetry context is sent as ``traceparent``.
+        OpenTelemetry context is sent as ``traceparent``. ``extra_body`` adds
+        fields this SDK does not name yet to the request.
         """
         payload = self.run_payload(
             prompt_name=prompt_name,
@@ -476,6 +480,7 @@ class PromptLedger(BaseClient):
             trace_id=trace_id,
             parent_span_id=parent_span_id,
         )
+        payload.update(extra_body or {})
         key = idempotency_key or self.new_idempotency_key()
         trace_headers = current_trace_headers() if trace_id is None else {}
         execution = self._send(ops.run(payload, key, trace_headers))
