@@ -52,7 +52,13 @@ pub fn serve(method: &Method, path: &str) -> Option<Response<Vec<u8>>> {
         Found::MissingAsset => plain(StatusCode::NOT_FOUND, "not found\n"),
         Found::NotBuilt => page(StatusCode::SERVICE_UNAVAILABLE, NOT_BUILT.as_bytes()),
     };
-    Some(if method == Method::HEAD { response.map(|_| Vec::new()) } else { response })
+    if method == Method::HEAD {
+        let length = response.body().len();
+        let mut head = response.map(|_| Vec::new());
+        head.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        return Some(head);
+    }
+    Some(response)
 }
 
 /// What the `ui` component answers when [`serve`] does not: 405 for other
@@ -186,6 +192,8 @@ mod tests {
     fn head_has_headers_and_no_body() {
         let head = serve(&Method::HEAD, "/").unwrap();
         assert!(head.body().is_empty());
+        let full = serve(&Method::GET, "/").unwrap();
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], full.body().len().to_string().as_str());
         assert!(head.headers().contains_key(header::CONTENT_TYPE));
     }
 

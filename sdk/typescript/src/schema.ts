@@ -8,12 +8,9 @@
 type Json<T> = { headers: { [name: string]: unknown }; content: { "application/json": T } };
 type Body<T> = { content: { "application/json": T } };
 type Failure = { default: Json<components["schemas"]["Error"]> };
-type Params<Q = never, P = never> = {
-  query?: Q;
-  header?: never;
-  path: P;
-  cookie?: never;
-};
+type Params<Q = never, P = never> = { query?: Q; header?: never; cookie?: never } & ([P] extends [never]
+  ? { path?: never }
+  : { path: P });
 type Get<R, Q = never, P = never> = {
   parameters: Params<Q, P>;
   requestBody?: never;
