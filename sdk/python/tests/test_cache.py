@@ -12,6 +12,7 @@ import pytest
 
 from conftest import Live, Proxy, dead_url
 from prompt_ledger import APIConnectionError, NotFoundError, PromptLedger
+from prompt_ledger._cache import cache_key
 
 Name = Callable[[str], str]
 
@@ -114,7 +115,9 @@ def test_the_cache_outlives_the_server(live: Live, proxy: Proxy, name: Name) -> 
             assert ledger.get_prompt(n) is warm  # stale, served at once
         assert time.perf_counter() - started < 0.1
         ledger.wait_for_refreshes()  # the background refresh failed...
-        assert ledger.get_prompt(n) is warm  # ...and the entry stays
+        assert ledger.get_prompt(n) is warm  # ...and the entry stays,
+        entry = ledger.cache.get(cache_key(n, None, None))
+        assert entry is not None and ledger.cache.is_fresh(entry, 0.2)  # not retried before another TTL
         assert ledger.get_prompt(n, cache_ttl_seconds=0) is warm  # even a forced fetch falls back to it
         assert ledger.get_prompt(n, label="production").template == "kept {{ x }}"
         with pytest.raises(APIConnectionError):

@@ -190,7 +190,8 @@ class AsyncPromptLedger(BaseClient):
                 self.cache.put(key, await self._fetch_prompt(name, label, version, max_retries=0))
             except NotFoundError:
                 self.cache.drop(key)
-            except Exception as e:  # the stale entry stays; the next read tries again
+            except Exception as e:  # the stale entry stays, and is tried again a TTL later
+                self.cache.defer(key)
                 log.warning("background refresh of prompt %s failed: %s", name, e)
             finally:
                 self.cache.end_refresh(key)

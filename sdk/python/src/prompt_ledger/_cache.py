@@ -62,6 +62,14 @@ class PromptCache:
         with self._lock:
             self._entries[key] = Entry(value, self.clock())
 
+    def defer(self, key: CacheKey) -> None:
+        """Counts the entry as fetched now: after a failed refresh, the next
+        try waits a TTL instead of coming with the very next read."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.fetched_at = self.clock()
+
     def drop(self, key: CacheKey) -> None:
         with self._lock:
             self._entries.pop(key, None)

@@ -196,7 +196,8 @@ class PromptLedger(BaseClient):
                 self.cache.put(key, self._fetch_prompt(name, label, version, max_retries=0))
             except NotFoundError:
                 self.cache.drop(key)
-            except Exception as e:  # the stale entry stays; the next read tries again
+            except Exception as e:  # the stale entry stays, and is tried again a TTL later
+                self.cache.defer(key)
                 log.warning("background refresh of prompt %s failed: %s", name, e)
             finally:
                 self.cache.end_refresh(key)
