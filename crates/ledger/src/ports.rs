@@ -271,7 +271,19 @@ pub trait Queue {
 /// Outbound HTTP (LLM providers).
 pub trait Http {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError>;
+
+    /// [`Self::send`] with the body read as it arrives (a provider's event
+    /// stream): the response returns with its head, the chunks follow.
+    /// Hosts without streaming reads keep this default, which reads the
+    /// whole body first and yields it as one chunk.
+    async fn send_streaming(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<ChunkStream>, HttpError> {
+        let response = self.send(request).await?;
+        Ok(response.map(|body| Box::pin(futures::stream::once(async move { Ok(body) })) as ChunkStream))
+    }
 }
+
+/// A response body read chunk by chunk; an error ends it.
+pub type ChunkStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Vec<u8>, HttpError>>>>;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HttpError {
