@@ -109,6 +109,13 @@ def test_other_errors_are_not_retried() -> None:
         assert len(script.requests) == 1, status
 
 
+def test_a_conflict_with_retry_after_is_retried() -> None:
+    script = Scripted(error(409, "conflict", "0"), httpx.Response(200, json=EXECUTION))
+    with client(script) as ledger:
+        assert ledger.get_execution("e1").status == "succeeded"
+    assert len(script.requests) == 2
+
+
 def test_max_retries_zero_sends_once() -> None:
     script = Scripted(error(503, "unavailable", "0"))
     with client(script, max_retries=0) as ledger, pytest.raises(UnavailableError):

@@ -117,6 +117,10 @@ class BaseClient:
 
     @staticmethod
     def should_retry_response(response: httpx.Response) -> bool:
+        """429 and 503; and a 409 carrying ``Retry-After``, the server's word for
+        a concurrent write that lost and changed nothing."""
+        if response.status_code == 409:
+            return "retry-after" in response.headers
         return response.status_code in RETRY_STATUSES
 
     @staticmethod
