@@ -72,6 +72,20 @@ def _start_live_host() -> tuple[subprocess.Popen[str], dict[str, str]]:
     raise RuntimeError("live-host did not print its ready line")
 
 
+@contextlib.contextmanager
+def private_host() -> Iterator[Live]:
+    """A live host of this test's own, on a fresh database."""
+    proc, info = _start_live_host()
+    try:
+        yield Live(info["url"], info["api_key"], info.get("fake_provider_url"), info.get("host", "native"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def live() -> Iterator[Live]:
     url = os.environ.get("PROMPT_LEDGER_URL")
@@ -83,15 +97,8 @@ def live() -> Iterator[Live]:
             host=os.environ.get("PROMPT_LEDGER_TEST_HOST", "native"),
         )
         return
-    proc, info = _start_live_host()
-    try:
-        yield Live(info["url"], info["api_key"], info.get("fake_provider_url"), info.get("host", "native"))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with private_host() as host:
+        yield host
 
 
 @pytest.fixture
