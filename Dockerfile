@@ -5,12 +5,30 @@
 #   docker build -t promptledger .
 #   docker run -p 3000:3000 -e API_KEY=$(openssl rand -hex 32) promptledger
 
+# --- ui: the dashboard's front end (TypeScript client, then the Vite build),
+# compiled into the ui component below. Nothing here downloads a browser.
+FROM node:22-bookworm-slim AS ui
+WORKDIR /src/sdk/typescript
+COPY sdk/typescript/package.json sdk/typescript/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY sdk/typescript/tsconfig.json ./
+COPY sdk/typescript/src src
+RUN npm run build
+WORKDIR /src/ui
+COPY ui/package.json ui/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY ui/index.html ui/tsconfig.json ui/vite.config.ts ./
+COPY ui/public public
+COPY ui/src src
+RUN npm run build
+
 # --- build: every component for wasm32-wasip2 and the native migration CLI.
 # Bookworm, like the Spin image below, so the CLI's glibc matches at run time.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 RUN rustup target add wasm32-wasip2
 COPY . .
+COPY --from=ui /src/ui/dist ui/dist
 RUN set -eux; \
     set --; \
     for dir in components/*/; do set -- "$@" -p "$(basename "$dir")"; done; \

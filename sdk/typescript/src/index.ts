@@ -14,7 +14,21 @@ import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 
 export type { components, paths } from "./schema.js";
-export type Schemas = components["schemas"];
+type Generated = components["schemas"];
+/** The spec's schemas, plus short names for shapes it nests inside others. */
+export type Schemas = Generated & {
+  /** The counters every analytics level shares. */
+  Stats: Omit<Generated["AnalyticsSummary"], "by_model" | "by_provider" | "top_prompts" | "rollups_through" | "since" | "until">;
+  Summary: Generated["AnalyticsSummary"];
+  VersionStats: Generated["PromptAnalytics"]["series"][number]["versions"][number];
+  PromptListItem: Generated["PromptSummary"];
+  Span: Generated["SpanNode"];
+  Trace: Generated["TraceTree"];
+  TraceListItem: Generated["TraceSummary"];
+  Diff: Generated["VersionDiff"];
+  Rendered: Generated["RenderResult"];
+  Scope: Generated["ApiKey"]["scope"];
+};
 export type PromptLedgerClient = Client<paths>;
 
 export interface Options {

@@ -79,7 +79,9 @@ export function versionColumns(
   series: PromptSeries,
   metric: (v: Schemas["VersionStats"]) => number | null,
 ): { columns: Columns; versions: number[] } {
-  const versions = [...new Set(series.flatMap((point) => point.versions.map((v) => v.version)))].sort((a, b) => a - b);
+  const versions = [...new Set(series.flatMap((point) => point.versions.map((v) => v.version)))]
+    .filter((v): v is number => v !== null)
+    .sort((a, b) => a - b);
   const points = [...series].sort((a, b) => seconds(a.bucket_start) - seconds(b.bucket_start));
   const xs = points.map((p) => seconds(p.bucket_start));
   const ys = versions.map((version) =>
@@ -104,7 +106,9 @@ export interface VersionRow {
 }
 
 /** The A/B table: per version, newest first, with per-run cost and tokens. */
-export function versionRows(versions: Schemas["VersionStats"][]): VersionRow[] {
+export function versionRows(all: Schemas["VersionStats"][]): VersionRow[] {
+  // A null version is a version since deleted: it has no row to compare.
+  const versions = all.filter((v): v is Schemas["VersionStats"] & { version: number } => v.version !== null);
   const fastest = Math.min(...versions.map((v) => v.latency_ms.p50 ?? Infinity));
   return [...versions]
     .sort((a, b) => b.version - a.version)

@@ -26,8 +26,8 @@ export function AnalyticsPage() {
   const summary = useAsync(async () => unwrap(await api.GET("/v1/analytics/summary", { params: { query: { since } } })), [since]);
   // The summary has no series: the charts over time add up the top prompts' series.
   const series = useAsync(async () => {
-    const top = summary.data?.top_prompts.slice(0, TOP) ?? [];
-    const all = await Promise.all(top.map((p) => ledger.promptAnalytics(p.prompt_name, { since, bucket })));
+    const top = (summary.data?.top_prompts ?? []).filter((p) => p.prompt_name).slice(0, TOP);
+    const all = await Promise.all(top.map((p) => ledger.promptAnalytics(p.prompt_name!, { since, bucket })));
     return mergeSeries(all.map((a) => a.series));
   }, [summary.data, bucket]);
 
@@ -140,8 +140,8 @@ function PromptAB(props: { summary: Schemas["Summary"]; picked: string; range: s
         <label>
           Prompt
           <select value={props.picked} onChange={(e) => setQuery({ range: props.range, prompt: (e.target as HTMLSelectElement).value })}>
-            {props.summary.top_prompts.map((p) => (
-              <option key={p.prompt_id} value={p.prompt_name}>
+            {props.summary.top_prompts.filter((p) => p.prompt_name).map((p) => (
+              <option key={p.prompt_id} value={p.prompt_name!}>
                 {p.prompt_name}
               </option>
             ))}

@@ -26,7 +26,7 @@ export function ExecutionsPage() {
             query: {
               prompt: f.prompt || undefined,
               version: f.version ? Number(f.version) : undefined,
-              status: f.status || undefined,
+              status: (f.status || undefined) as (typeof STATUSES)[number] | undefined,
               provider: f.provider || undefined,
               model: f.model || undefined,
               correlation_id: f.correlation_id || undefined,
@@ -306,7 +306,7 @@ function ExecutionView({ e, onChanged }: { e: Schemas["ExecutionDetail"]; onChan
       <div class="columns">
         <div class="card">
           <h2>Rendered prompt</h2>
-          <pre class="code">{e.rendered_prompt ?? "–"}</pre>
+          <pre class="code">{typeof e.rendered_prompt === "string" ? e.rendered_prompt : e.rendered_prompt ? json(e.rendered_prompt) : "–"}</pre>
         </div>
         <div class="card">
           <h2>Response</h2>

@@ -4,6 +4,7 @@ import { Chip, Empty, ErrorBox, Guarded, PageHeader, Show, useAsync } from "../c
 import { formatCost, formatCount, formatDuration } from "../lib/format";
 import { Link, href, setQuery, useLocation } from "../lib/router";
 
+type Provider = "mock" | "openai" | "anthropic";
 type Slot = { version: number | null; rendered?: Schemas["Rendered"]; run?: Schemas["Execution"]; error?: unknown; busy?: boolean };
 
 export function PlaygroundPage() {
@@ -18,7 +19,7 @@ export function PlaygroundPage() {
   const wanted = Number(query.get("version")) || null;
   const [slots, setSlots] = useState<Slot[]>([{ version: wanted }]);
   const [variables, setVariables] = useState<Record<string, string>>({});
-  const [model, setModel] = useState({ provider: "mock", model_name: "mock-1" });
+  const [model, setModel] = useState<{ provider: Provider; model_name: string }>({ provider: "mock", model_name: "mock-1" });
   const [params, setParams] = useState('{"temperature": 0.2}');
   const [paramsError, setParamsError] = useState<string | null>(null);
 
@@ -97,7 +98,7 @@ export function PlaygroundPage() {
                 </label>
                 <label>
                   Provider
-                  <select value={model.provider} onChange={(e) => setModel({ ...model, provider: (e.target as HTMLSelectElement).value })}>
+                  <select value={model.provider} onChange={(e) => setModel({ ...model, provider: (e.target as HTMLSelectElement).value as Provider })}>
                     {["mock", "openai", "anthropic"].map((p) => (
                       <option key={p} value={p}>
                         {p}

@@ -76,7 +76,7 @@ export function TracesPage() {
                         <td>{t.name ?? "–"}</td>
                         <td>{t.service_name ?? "–"}</td>
                         <td>
-                          <Chip status={t.has_error ? "error" : t.status} />
+                          <Chip status={t.has_error ? "error" : (t.status ?? "unset")} />
                         </td>
                         <td class="num">{t.span_count}</td>
                         <td class="num">{formatDuration(t.duration_ms)}</td>
@@ -126,7 +126,7 @@ function Waterfall({ trace }: { trace: Schemas["Trace"] }) {
       <PageHeader
         title={
           <>
-            Trace <span class="mono">{short(trace.trace_id, 12)}</span> <Chip status={trace.has_error ? "error" : trace.status} />
+            Trace <span class="mono">{short(trace.trace_id, 12)}</span> <Chip status={trace.has_error ? "error" : (trace.status ?? "unset")} />
           </>
         }
       />
