@@ -20,9 +20,11 @@ mod executions;
 mod health;
 mod internal;
 mod models;
+pub mod openapi;
 mod prompts;
 pub mod request;
 pub mod response;
+pub mod routes;
 mod traces;
 
 use request::{ApiRequest, MAX_BODY_BYTES};
@@ -70,20 +72,27 @@ async fn route<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
     let path = req.path.trim_end_matches('/');
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
-        ["health"] => by_method!(req, {
-            GET => Ok(health::check(host).await),
-            HEAD => Ok(health::check(host).await),
-        }),
+        // Only what the route table lists reaches a handler (after the key check on keyed paths).
+        ["health"] => {
+            routes::admit(req)?;
+            by_method!(req, {
+                GET => Ok(health::check(host).await),
+                HEAD => Ok(health::check(host).await),
+            })
+        }
+        ["openapi.json"] => routes::admit(req).map(|_| openapi::document()),
         // The gateway answers in the vendors' shapes, its auth errors too.
         ["v1", "chat", "completions"] => Ok(crate::gateway::serve(host, req, crate::gateway::Api::OpenAi).await),
         ["v1", "messages"] => Ok(crate::gateway::serve(host, req, crate::gateway::Api::Anthropic).await),
         ["v1", rest @ ..] => {
             let who = auth::authenticate(host, req).await?;
+            routes::admit(req)?;
             route_v1(host, req, &who, rest).await
         }
         // The original smoke-test path: an inline prompt, run synchronously.
         ["api", "v1", "prompts", "execute"] => {
             let who = auth::authenticate(host, req).await?;
+            routes::admit(req)?;
             executions::route(host, req, &who, &["prompts", "execute"]).await
         }
         _ => Err(ApiError::not_found(format!("no route for {}", req.path))),
