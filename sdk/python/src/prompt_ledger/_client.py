@@ -202,7 +202,10 @@ class PromptLedger(BaseClient):
             finally:
                 self.cache.end_refresh(key)
 
-        self._refresher.submit(refresh)
+        try:
+            self._refresher.submit(refresh)
+        except RuntimeError:  # closed: the stale entry is all there is
+            self.cache.end_refresh(key)
 
     def wait_for_refreshes(self, timeout: float = 10.0) -> None:
         """Waits (up to ``timeout`` s) until the background cache refreshes under way have finished."""
