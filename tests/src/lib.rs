@@ -48,6 +48,8 @@ macro_rules! all_scenarios {
             foundation::errors_share_one_json_shape,
             foundation::nul_characters_are_refused_with_their_field,
             foundation::cors_serves_listed_origins_only,
+            limits::rate_limits_hold_per_key,
+            limits::budgets_stop_spending_keys,
             // registry (prompts, versions, labels, rendering)
             prompts::prompts_create_get_and_update,
             prompts::prompts_list_paginates_and_filters,

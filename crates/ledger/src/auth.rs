@@ -57,6 +57,9 @@ pub struct Principal {
     pub key_id: Option<String>,
     pub name: String,
     pub scope: Scope,
+    /// The key's guard rails (see [`crate::limits`]); `None` is unlimited.
+    pub rate_limit_per_minute: Option<i64>,
+    pub monthly_budget_nanos: Option<i64>,
 }
 
 impl Principal {
@@ -94,7 +97,13 @@ pub async fn authenticate<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Prin
     let bootstrap = &host.config().api_key;
     // Compare digests so the comparison time does not depend on the key.
     if !bootstrap.is_empty() && bool::from(hash.as_bytes().ct_eq(hash_key(bootstrap).as_bytes())) {
-        return Ok(Principal { key_id: None, name: "bootstrap".into(), scope: Scope::Admin });
+        return Ok(Principal {
+            key_id: None,
+            name: "bootstrap".into(),
+            scope: Scope::Admin,
+            rate_limit_per_minute: None,
+            monthly_budget_nanos: None,
+        });
     }
     let now = host.clock().now_ms();
     let generation = cache::shared_generation(host, &cache::generation_key(host.config(), KEYS_GENERATION)).await;
@@ -108,7 +117,13 @@ pub async fn authenticate<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Prin
         Some(record) => {
             let scope =
                 Scope::parse(&record.scope).ok_or_else(|| ApiError::internal("stored key has an unknown scope"))?;
-            Some(Principal { key_id: Some(record.id), name: record.name, scope })
+            Some(Principal {
+                key_id: Some(record.id),
+                name: record.name,
+                scope,
+                rate_limit_per_minute: record.rate_limit_per_minute,
+                monthly_budget_nanos: record.monthly_budget_nanos,
+            })
         }
     };
     if let Some(generation) = &generation {
@@ -151,7 +166,13 @@ mod tests {
 
     #[test]
     fn scopes_nest() {
-        let p = Principal { key_id: None, name: "w".into(), scope: Scope::Write };
+        let p = Principal {
+            key_id: None,
+            name: "w".into(),
+            scope: Scope::Write,
+            rate_limit_per_minute: None,
+            monthly_budget_nanos: None,
+        };
         assert!(p.require(Scope::Read).is_ok());
         assert!(p.require(Scope::Write).is_ok());
         assert_eq!(p.require(Scope::Admin).unwrap_err().status, 403);

@@ -37,5 +37,8 @@ pub async fn run_pass<H: Host>(host: &H) -> BeatReport {
         Ok(r) => report.retention = Some(r),
         Err(e) => report.errors.push(format!("retention: {e}")),
     }
+    if let Err(e) = crate::limits::prune(host).await {
+        report.errors.push(format!("rate-limit windows: {e}"));
+    }
     report
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod executions;
 pub mod gateway;
+pub mod limits;
 pub mod lineage;
 pub mod migrations;
 pub mod ports;

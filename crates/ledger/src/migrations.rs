@@ -37,6 +37,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 0003, "prompt_name_order"),
     migration!("postgres", 0005, "execution_prompt_kind"),
     migration!("postgres", 0006, "trace_root"),
+    migration!("postgres", 0007, "key_limits"),
 ];
 
 #[rustfmt::skip]
@@ -47,6 +48,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 0003, "prompt_name_order"),
     migration!("sqlite", 0005, "execution_prompt_kind"),
     migration!("sqlite", 0006, "trace_root"),
+    migration!("sqlite", 0007, "key_limits"),
 ];
 
 pub fn for_dialect(dialect: Dialect) -> &'static [Migration] {

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod executions;
 pub mod foundation;
 pub mod gateway;
+pub mod limits;
 pub mod lineage;
 pub mod prompts;
 

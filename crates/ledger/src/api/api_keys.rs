@@ -8,6 +8,9 @@ use super::request::ApiRequest;
 use super::response::{self, Response};
 use crate::auth::{self, Principal, Scope};
 use crate::error::{ApiError, ApiResult};
+use crate::executions::cost::{nanos_to_usd, usd_to_nanos};
+use crate::limits;
+use crate::lineage::time::month_bounds_ms;
 use crate::ports::Host;
 use crate::store::api_keys::{self, ApiKeyRecord};
 
@@ -18,7 +21,11 @@ pub async fn route<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &
             GET => list(host, req).await,
             POST => create(host, req).await,
         }),
-        ["api-keys", id] => by_method!(req, { DELETE => revoke(host, id).await }),
+        ["api-keys", id] => by_method!(req, {
+            GET => get(host, id).await,
+            PATCH => set_limits(host, req, id).await,
+            DELETE => revoke(host, id).await,
+        }),
         _ => Err(ApiError::not_found("no such route")),
     }
 }
@@ -28,6 +35,41 @@ pub async fn route<H: Host>(host: &H, req: &ApiRequest, who: &Principal, segs: &
 struct CreateKey {
     name: String,
     scope: Scope,
+    rate_limit_per_minute: Option<i64>,
+    monthly_budget_usd: Option<f64>,
+}
+
+/// A change of limits: a field left out keeps its value, `null` removes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetLimits {
+    #[serde(default, deserialize_with = "present")]
+    rate_limit_per_minute: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    monthly_budget_usd: Option<Option<f64>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn checked_rate(rate: Option<i64>) -> ApiResult<Option<i64>> {
+    match rate {
+        Some(r) if !(1..=1_000_000).contains(&r) => {
+            Err(ApiError::invalid("rate_limit_per_minute", "must be between 1 and 1000000, or null for no limit"))
+        }
+        r => Ok(r),
+    }
+}
+
+fn checked_budget(usd: Option<f64>) -> ApiResult<Option<i64>> {
+    usd.map(|usd| {
+        usd_to_nanos(usd).ok_or_else(|| {
+            ApiError::invalid("monthly_budget_usd", "must be between 0 and 1000000000 USD, or null for no limit")
+        })
+    })
+    .transpose()
 }
 
 async fn create<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
@@ -44,6 +86,8 @@ async fn create<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
         key_prefix: secret[..10].to_owned(),
         created_at: host.clock().now_ms(),
         revoked_at: None,
+        rate_limit_per_minute: checked_rate(body.rate_limit_per_minute)?,
+        monthly_budget_nanos: checked_budget(body.monthly_budget_usd)?,
     };
     api_keys::insert(host.db(), &record, &auth::hash_key(&secret)).await?;
     auth::keys_changed(host).await;
@@ -58,6 +102,39 @@ async fn create<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
 async fn list<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
     let keys = api_keys::list(host.db(), req.query_bool("include_revoked")?).await?;
     Ok(response::ok(&json!({ "data": keys })))
+}
+
+/// One key with where it stands: requests this minute, spend this month.
+async fn get<H: Host>(host: &H, id: &str) -> ApiResult<Response> {
+    let key =
+        api_keys::get(host.db(), id).await?.ok_or_else(|| ApiError::not_found(format!("no API key with id `{id}`")))?;
+    let now = host.clock().now_ms();
+    let window_start = now - now.rem_euclid(limits::WINDOW_MS);
+    let (month_start, _) = month_bounds_ms(now);
+    let mut body = serde_json::to_value(&key).map_err(|e| ApiError::internal(e.to_string()))?;
+    body["usage"] = json!({
+        "requests_this_minute": api_keys::requests_in_window(host.db(), id, window_start).await?,
+        "spent_this_month_usd": nanos_to_usd(api_keys::spend_since(host.db(), id, month_start).await?),
+    });
+    Ok(response::ok(&body))
+}
+
+async fn set_limits<H: Host>(host: &H, req: &ApiRequest, id: &str) -> ApiResult<Response> {
+    let change: SetLimits = req.json()?;
+    let not_found = || ApiError::not_found(format!("no active API key with id `{id}`"));
+    let current = api_keys::get(host.db(), id).await?.filter(|k| k.revoked_at.is_none()).ok_or_else(not_found)?;
+    let rate = match change.rate_limit_per_minute {
+        Some(rate) => checked_rate(rate)?,
+        None => current.rate_limit_per_minute,
+    };
+    let budget = match change.monthly_budget_usd {
+        Some(usd) => checked_budget(usd)?,
+        None => current.monthly_budget_nanos,
+    };
+    let key = api_keys::set_limits(host.db(), id, rate, budget).await?.ok_or_else(not_found)?;
+    // Checked keys are memoized with their limits.
+    auth::keys_changed(host).await;
+    Ok(response::ok(&key))
 }
 
 async fn revoke<H: Host>(host: &H, id: &str) -> ApiResult<Response> {

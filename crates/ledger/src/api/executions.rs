@@ -31,7 +31,8 @@ async fn run<H: Host>(host: &H, req: &ApiRequest, who: &Principal) -> ApiResult<
     who.require(Scope::Write)?;
     let raw: Json = req.json()?;
     let body: RunRequest = super::request::parse_json(&req.body)?;
-    let (status, body) = run::run(host, body, &raw, req.header("idempotency-key"), req.header("traceparent")).await?;
+    let (status, body) =
+        run::run(host, who, body, &raw, req.header("idempotency-key"), req.header("traceparent")).await?;
     let mut response = response::json(status, &body);
     if status == StatusCode::ACCEPTED
         && let Some(id) = body["execution_id"].as_str()
@@ -47,7 +48,7 @@ async fn legacy_execute<H: Host>(host: &H, req: &ApiRequest, who: &Principal) ->
     let raw: Json = req.json()?;
     let body: LegacyExecute = super::request::parse_json(&req.body)?;
     let (status, body) =
-        run::run(host, body.into(), &raw, req.header("idempotency-key"), req.header("traceparent")).await?;
+        run::run(host, who, body.into(), &raw, req.header("idempotency-key"), req.header("traceparent")).await?;
     Ok(response::json(status, &body))
 }
 

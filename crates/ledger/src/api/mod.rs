@@ -32,6 +32,7 @@ use response::Response;
 
 use crate::auth::{self, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::limits;
 use crate::ports::Host;
 
 /// Handles one request. Never panics on bad input; every failure becomes the
@@ -86,16 +87,34 @@ async fn route<H: Host>(host: &H, req: &ApiRequest) -> ApiResult<Response> {
         ["v1", "messages"] => Ok(crate::gateway::serve(host, req, crate::gateway::Api::Anthropic).await),
         ["v1", rest @ ..] => {
             let who = auth::authenticate(host, req).await?;
+            let rate = limits::admit_request(host, &who).await?;
             routes::admit(req)?;
-            route_v1(host, req, &who, rest).await
+            with_rate_headers(route_v1(host, req, &who, rest).await, rate)
         }
         // The original smoke-test path: an inline prompt, run synchronously.
         ["api", "v1", "prompts", "execute"] => {
             let who = auth::authenticate(host, req).await?;
+            let rate = limits::admit_request(host, &who).await?;
             routes::admit(req)?;
-            executions::route(host, req, &who, &["prompts", "execute"]).await
+            with_rate_headers(executions::route(host, req, &who, &["prompts", "execute"]).await, rate)
         }
         _ => Err(ApiError::not_found(format!("no route for {}", req.path))),
+    }
+}
+
+/// A rate-limited key's standing, on whatever the route answered.
+fn with_rate_headers(answer: ApiResult<Response>, rate: Option<limits::RateState>) -> ApiResult<Response> {
+    let Some(rate) = rate else { return answer };
+    match answer {
+        Ok(mut response) => {
+            for (name, value) in rate.headers() {
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            Ok(response)
+        }
+        Err(e) => Err(rate.headers().into_iter().fold(e, |e, (name, value)| e.with_header(name, value))),
     }
 }
 

@@ -46,6 +46,8 @@ pub const ROUTES: &[Route] = &[
     // API keys
     keyed("GET", "/v1/api-keys", &["include_revoked"]),
     keyed("POST", "/v1/api-keys", &[]),
+    keyed("GET", "/v1/api-keys/{id}", &[]),
+    keyed("PATCH", "/v1/api-keys/{id}", &[]),
     keyed("DELETE", "/v1/api-keys/{id}", &[]),
     // Prompts, versions, labels
     keyed("GET", "/v1/prompts", &["limit", "cursor", "mode", "prefix", "owner_team", "include_archived"]),

@@ -12,6 +12,20 @@ pub fn nanos_to_usd(nanos: i64) -> f64 {
     nanos as f64 / 1e9
 }
 
+/// USD as given by a client to nano-USD; `None` for negative, non-finite
+/// or absurdly large amounts.
+pub fn usd_to_nanos(usd: f64) -> Option<i64> {
+    (usd.is_finite() && (0.0..=1e9).contains(&usd)).then(|| (usd * 1e9).round() as i64)
+}
+
+/// `#[serde(serialize_with)]` for a stored nano-USD amount: USD out.
+pub fn serialize_opt_usd<S: serde::Serializer>(nanos: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match nanos {
+        Some(nanos) => serializer.serialize_f64(nanos_to_usd(*nanos)),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,5 +43,7 @@ mod tests {
         // 1,000 prompt tokens at $0.15/M and 500 at $0.60/M = $0.00015 + $0.0003.
         assert_eq!(cost_nanos(&model, 1000, 500), 150_000 + 300_000);
         assert!((nanos_to_usd(450_000) - 0.00045).abs() < 1e-12);
+        assert_eq!(usd_to_nanos(12.5), Some(12_500_000_000));
+        assert_eq!((usd_to_nanos(-1.0), usd_to_nanos(f64::NAN)), (None, None));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::providers::{self, Call, Completion, Failure, Provider};
 use super::{DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_MS, LEASE_MARGIN_MS, MAX_TIMEOUT_MS, QUEUE_CHANNEL, cost, view};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Host, Queue};
 use crate::registry::{self, PromptBody, Rendered, ResolvedVersion, VersionSelector};
@@ -186,6 +187,7 @@ fn inline_name(body: &PromptBody) -> String {
 
 pub async fn run<H: Host>(
     host: &H,
+    who: &Principal,
     req: RunRequest,
     raw_body: &Json,
     header_key: Option<&str>,
@@ -231,6 +233,7 @@ pub async fn run<H: Host>(
     {
         return replay(&existing, &request_hash);
     }
+    crate::limits::admit_spend(host, who).await?;
 
     let version = resolve(host, &req).await?;
     let (provider, model_name) = model_choice(&req, &version)?;
@@ -275,6 +278,7 @@ pub async fn run<H: Host>(
         span_id: span_id.clone(),
         parent_span_id: trace.parent_span_id.clone(),
         created_at: now,
+        api_key_id: who.key_id.clone(),
         variables: Json::Object(req.variables.clone()),
         model_config: json!({ "provider": provider.as_str(), "model_name": model_name, "prompt_config": version.config }),
         params: Json::Object(params.clone()),

@@ -365,6 +365,7 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
         return Err(ApiError::method_not_allowed(&["POST"]).into());
     }
     let who = auth::authenticate(host, req).await?;
+    crate::limits::admit_request(host, &who).await?;
     who.require(Scope::Write)?;
     let started = Instant::now();
     let now = host.clock().now_ms();
@@ -406,6 +407,7 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
     let plans = targets.iter().map(|t| Plan::new(api, &body, t)).collect::<Result<Vec<_>, _>>()?;
     let first = &targets[0];
 
+    crate::limits::admit_spend(host, &who).await?;
     let first_model = model_cache::model(host, first.provider.as_str(), &first.model).await?;
     let id = host.ids().new_id().to_string();
     let owner = format!("sync:{id}");
@@ -441,6 +443,7 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
         span_id: span_id.clone(),
         parent_span_id: parent_span_id.clone(),
         created_at: now,
+        api_key_id: who.key_id.clone(),
         variables: Json::Object(options.variables.clone()),
         model_config: json!({
             "provider": first.provider.as_str(), "model_name": first.model, "gateway": api.route(), "models": labels,

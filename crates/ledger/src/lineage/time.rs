@@ -201,6 +201,15 @@ pub fn format_ms(ms: i64) -> String {
     format_us(ms.saturating_mul(1000))
 }
 
+/// The calendar month (UTC) holding `ms`: its first instant and the next
+/// month's, in ms.
+pub fn month_bounds_ms(ms: i64) -> (i64, i64) {
+    let (year, month, _) = civil_from_days(ms.div_euclid(1000 * SECS_PER_DAY));
+    let (next_year, next_month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    let start = days_from_civil(year, month, 1) * SECS_PER_DAY * 1000;
+    (start, days_from_civil(next_year, next_month, 1) * SECS_PER_DAY * 1000)
+}
+
 /// `#[serde(serialize_with)]` for a stored epoch-ms field: RFC 3339 out.
 pub fn serialize_ms<S: serde::Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
     serde::Serialize::serialize(&Rfc3339Us(ms.saturating_mul(1000)), serializer)
@@ -252,6 +261,20 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn month_bounds_are_calendar_months() {
+        let ms = |text: &str| parse_rfc3339_us(text).unwrap() / 1000;
+        assert_eq!(
+            month_bounds_ms(ms("2026-12-07T23:25:18Z")),
+            (ms("2026-12-01T00:00:00Z"), ms("2027-01-01T00:00:00Z"))
+        );
+        assert_eq!(
+            month_bounds_ms(ms("2024-02-29T12:00:00Z")),
+            (ms("2024-02-01T00:00:00Z"), ms("2024-03-01T00:00:00Z"))
+        );
+        assert_eq!(month_bounds_ms(ms("2024-03-01T00:00:00Z")).0, ms("2024-03-01T00:00:00Z"));
+    }
+
     use super::*;
     use serde_json::json;
 

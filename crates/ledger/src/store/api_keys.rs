@@ -12,6 +12,9 @@ pub struct ApiKeyRecord {
     pub created_at: i64,
     #[serde(serialize_with = "crate::lineage::time::serialize_opt_ms")]
     pub revoked_at: Option<i64>,
+    pub rate_limit_per_minute: Option<i64>,
+    #[serde(rename = "monthly_budget_usd", serialize_with = "crate::executions::cost::serialize_opt_usd")]
+    pub monthly_budget_nanos: Option<i64>,
 }
 
 impl ApiKeyRecord {
@@ -23,15 +26,19 @@ impl ApiKeyRecord {
             key_prefix: r.str("key_prefix")?,
             created_at: r.i64("created_at")?,
             revoked_at: r.opt_i64("revoked_at")?,
+            rate_limit_per_minute: r.opt_i64("rate_limit_per_minute")?,
+            monthly_budget_nanos: r.opt_i64("monthly_budget_nanos")?,
         })
     }
 }
 
-const COLUMNS: &str = "id, name, scope, key_prefix, created_at, revoked_at";
+const COLUMNS: &str =
+    "id, name, scope, key_prefix, created_at, revoked_at, rate_limit_per_minute, monthly_budget_nanos";
 
 pub async fn insert<D: Db>(db: &D, key: &ApiKeyRecord, key_hash: &str) -> Result<(), DbError> {
     db.execute(
-        "INSERT INTO api_keys (id, name, scope, key_hash, key_prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO api_keys (id, name, scope, key_hash, key_prefix, created_at, rate_limit_per_minute, \
+         monthly_budget_nanos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             (&key.id).into(),
             (&key.name).into(),
@@ -39,6 +46,8 @@ pub async fn insert<D: Db>(db: &D, key: &ApiKeyRecord, key_hash: &str) -> Result
             key_hash.into(),
             (&key.key_prefix).into(),
             key.created_at.into(),
+            key.rate_limit_per_minute.into(),
+            key.monthly_budget_nanos.into(),
         ],
     )
     .await
@@ -56,10 +65,72 @@ pub async fn list<D: Db>(db: &D, include_revoked: bool) -> Result<Vec<ApiKeyReco
     db.query(&sql, &[include_revoked.into()]).await?.iter().map(ApiKeyRecord::from_row).collect()
 }
 
+pub async fn get<D: Db>(db: &D, id: &str) -> Result<Option<ApiKeyRecord>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
+    db.query(&sql, &[id.into()]).await?.first().map(ApiKeyRecord::from_row).transpose()
+}
+
 /// Revokes a key; idempotent. Returns the key, or `None` when it does not exist.
 pub async fn revoke<D: Db>(db: &D, id: &str, now_ms: i64) -> Result<Option<ApiKeyRecord>, DbError> {
     db.execute("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", &[id.into(), now_ms.into()])
         .await?;
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
-    db.query(&sql, &[id.into()]).await?.first().map(ApiKeyRecord::from_row).transpose()
+    get(db, id).await
+}
+
+/// Sets an active key's limits. Returns the key, or `None` when there is no
+/// active key with this id.
+pub async fn set_limits<D: Db>(
+    db: &D,
+    id: &str,
+    rate_limit_per_minute: Option<i64>,
+    monthly_budget_nanos: Option<i64>,
+) -> Result<Option<ApiKeyRecord>, DbError> {
+    let sql = format!(
+        "UPDATE api_keys SET rate_limit_per_minute = $2, monthly_budget_nanos = $3 \
+         WHERE id = $1 AND revoked_at IS NULL RETURNING {COLUMNS}"
+    );
+    let params = [id.into(), rate_limit_per_minute.into(), monthly_budget_nanos.into()];
+    db.query(&sql, &params).await?.first().map(ApiKeyRecord::from_row).transpose()
+}
+
+/// Counts one request in the key's window and returns the window's count.
+/// One atomic upsert, so replicas sharing the database count exactly.
+pub async fn count_request<D: Db>(db: &D, key_id: &str, window_start_ms: i64) -> Result<i64, DbError> {
+    let rows = db
+        .query(
+            "INSERT INTO api_key_windows (api_key_id, window_start, requests) VALUES ($1, $2, 1) \
+             ON CONFLICT (api_key_id, window_start) DO UPDATE SET requests = api_key_windows.requests + 1 \
+             RETURNING requests",
+            &[key_id.into(), window_start_ms.into()],
+        )
+        .await?;
+    rows.first().map_or(Ok(1), |r| r.i64("requests"))
+}
+
+/// Recorded cost (nano-USD) of the key's executions created since `since_ms`.
+pub async fn spend_since<D: Db>(db: &D, key_id: &str, since_ms: i64) -> Result<i64, DbError> {
+    let rows = db
+        .query(
+            "SELECT CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) AS spent FROM executions \
+             WHERE api_key_id = $1 AND created_at >= $2",
+            &[key_id.into(), since_ms.into()],
+        )
+        .await?;
+    rows.first().map_or(Ok(0), |r| r.i64("spent"))
+}
+
+/// Drops request windows that ended before `before_ms`.
+pub async fn prune_windows<D: Db>(db: &D, before_ms: i64) -> Result<u64, DbError> {
+    db.execute("DELETE FROM api_key_windows WHERE window_start < $1", &[before_ms.into()]).await
+}
+
+/// Requests counted in one window (0 when none were).
+pub async fn requests_in_window<D: Db>(db: &D, key_id: &str, window_start_ms: i64) -> Result<i64, DbError> {
+    let rows = db
+        .query(
+            "SELECT requests FROM api_key_windows WHERE api_key_id = $1 AND window_start = $2",
+            &[key_id.into(), window_start_ms.into()],
+        )
+        .await?;
+    rows.first().map_or(Ok(0), |r| r.i64("requests"))
 }

@@ -37,6 +37,8 @@ pub struct NewExecution {
     pub span_id: String,
     pub parent_span_id: Option<String>,
     pub created_at: i64,
+    /// The key that started the run (`None` for the bootstrap key).
+    pub api_key_id: Option<String>,
     pub variables: Json,
     pub model_config: Json,
     pub params: Json,
@@ -49,12 +51,12 @@ const INSERT_EXECUTION: &str = "INSERT INTO executions (id, prompt_id, prompt_ve
     model_id, provider, model_name, mode, status, prompt_kind, rendered_prompt, correlation_id, idempotency_key, \
     request_hash, attempts, max_attempts, lease_owner, lease_expires_at, next_attempt_at, timeout_ms, trace_id, span_id, \
     created_at, started_at, updated_at, response_text, prompt_tokens, response_tokens, cost_nanos, error_type, \
-    error_message, provider_status, provider_latency_ms, total_latency_ms, completed_at) \
+    error_message, provider_status, provider_latency_ms, total_latency_ms, completed_at, api_key_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
-    $24, $25, $24, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
+    $24, $25, $24, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36) \
     ON CONFLICT (idempotency_key) DO NOTHING";
 
-/// Values for [`INSERT_EXECUTION`] ($1 to $35) and for the inputs row.
+/// Values for [`INSERT_EXECUTION`] ($1 to $36) and for the inputs row.
 fn insert_values(e: &NewExecution, outcome: Option<&Outcome>) -> (Vec<Value>, Vec<Value>) {
     let mut execution: Vec<Value> = vec![
         (&e.id).into(),
@@ -98,13 +100,14 @@ fn insert_values(e: &NewExecution, outcome: Option<&Outcome>) -> (Vec<Value>, Ve
         ]),
         None => execution.extend(std::iter::repeat_n(Value::Null, 10)),
     }
+    execution.push(e.api_key_id.clone().into());
     let inputs = vec![(&e.variables).into(), (&e.model_config).into(), (&e.params).into(), e.template.clone().into()];
     (execution, inputs)
 }
 
-/// The inputs row of the execution a CTE `u` inserted, from `$36` to `$39`.
+/// The inputs row of the execution a CTE `u` inserted, from `$37` to `$40`.
 const INSERT_INPUTS_FROM_U: &str = "INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) \
-    SELECT id, $36::jsonb, $37::jsonb, $38::jsonb, $39::text FROM u";
+    SELECT id, $37::jsonb, $38::jsonb, $39::jsonb, $40::text FROM u";
 
 const INSERT_INPUTS: &str = "INSERT INTO execution_inputs (execution_id, variables, model_config, params, template) \
     VALUES ($1, $2, $3, $4, $5)";
@@ -159,7 +162,7 @@ pub async fn insert_finished<D: Db>(
             let sql = format!(
                 "WITH u AS ({INSERT_EXECUTION} RETURNING id), i AS ({INSERT_INPUTS_FROM_U}), {} \
                  SELECT CAST(COUNT(*) AS BIGINT) AS written FROM u",
-                span_ctes(40, 41, 42)
+                span_ctes(41, 42, 43)
             );
             let params: Vec<Value> = execution.into_iter().chain(inputs).chain([rows, deltas, now_ms.into()]).collect();
             wrote_one(&db.query(&sql, &params).await?)
