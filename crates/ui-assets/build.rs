@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let dist = std::env::var_os("PROMPTLEDGER_UI_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../../ui/dist"));
+    let dist =
+        std::env::var_os("PROMPTLEDGER_UI_DIST").map(PathBuf::from).unwrap_or_else(|| manifest.join("../../ui/dist"));
     println!("cargo:rerun-if-env-changed=PROMPTLEDGER_UI_DIST");
     // A directory is scanned as a whole; a missing one reruns the script on
     // every build, which is cheap, and picks up a later `npm run build`.
@@ -20,7 +19,9 @@ fn main() {
         collect(&dist, &dist, &mut files);
     }
     files.sort();
-    let mut out = String::from("/// (path from the site root, file on disk) for every built file.\npub static FILES: &[(&str, &[u8])] = &[\n");
+    let mut out = String::from(
+        "/// (path from the site root, file on disk) for every built file.\npub static FILES: &[(&str, &[u8])] = &[\n",
+    );
     for (route, file) in &files {
         writeln!(out, "    ({route:?}, include_bytes!({:?})),", file.display().to_string()).expect("write");
     }

@@ -31,6 +31,8 @@ describe("time", () => {
 describe("numbers", () => {
   it("formats durations", () => {
     expect(formatDuration(0.5)).toBe("0.50 ms");
+    expect(formatDuration(1.5)).toBe("1.5 ms");
+    expect(formatDuration(2)).toBe("2 ms");
     expect(formatDuration(850)).toBe("850 ms");
     expect(formatDuration(1250)).toBe("1.25 s");
     expect(formatDuration(12_500)).toBe("12.5 s");
