@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -12,12 +13,14 @@ from conftest import Live
 from prompt_ledger import (
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     ConflictError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     PromptLedger,
     PromptLedgerError,
+    RateLimitError,
     ValidationError,
 )
 from prompt_ledger import _ops as ops
@@ -131,3 +134,59 @@ def test_bad_request_and_too_large(ledger: PromptLedger, name: Name) -> None:
     with pytest.raises(PayloadTooLargeError) as large:
         ledger.create_prompt(name("big"), "x" * (5 * 1024 * 1024))
     assert large.value.status == 413 and large.value.code == "payload_too_large"
+
+
+def limits_supported(ledger: PromptLedger, name: Name) -> bool:
+    """Key limits are new on the server: older servers refuse the fields."""
+    try:
+        probe = ledger.create_api_key(name("probe"), "read", rate_limit_per_minute=1000)
+    except ValidationError:
+        return False
+    ledger.revoke_api_key(probe.id)
+    return True
+
+
+def test_key_rate_limits_are_typed_errors(ledger: PromptLedger, live: Live, name: Name) -> None:
+    if not limits_supported(ledger, name):
+        pytest.skip("this server has no per-key limits")
+    created = ledger.create_api_key(name("limited"), "write", rate_limit_per_minute=3)
+    assert created.rate_limit_per_minute == 3 and created.monthly_budget_usd is None
+    with PromptLedger(api_url=live.url, api_key=created.key, max_retries=0) as limited:
+        started = time.monotonic()
+        limits_hit = None
+        for _ in range(8):
+            try:
+                limited.list_models()
+            except RateLimitError as e:
+                limits_hit = e
+                break
+        assert limits_hit is not None and time.monotonic() - started < 5
+        assert limits_hit.code == "rate_limited" and limits_hit.status == 429
+        assert limits_hit.retry_after is not None and 0 <= limits_hit.retry_after <= 60
+        assert "ratelimit" in limits_hit.headers
+        detail = ledger.get_api_key(created.id)
+        assert detail.rate_limit_per_minute == 3 and detail.usage.requests_this_minute >= 3
+        lifted = ledger.set_api_key_limits(created.id, rate_limit_per_minute=None)
+        assert lifted.rate_limit_per_minute is None
+        assert limited.list_models()  # at once
+    ledger.revoke_api_key(created.id)
+
+
+def test_a_spent_budget_is_refused_without_retries(ledger: PromptLedger, live: Live, name: Name) -> None:
+    if not limits_supported(ledger, name):
+        pytest.skip("this server has no per-key limits")
+    created = ledger.create_api_key(name("budget"), "write", monthly_budget_usd=0.000001)
+    n = name("budget-run")
+    ledger.create_prompt(n, "spend {{ x }}")
+    with PromptLedger(api_url=live.url, api_key=created.key) as spender:
+        spender.execute(
+            n, {"x": 1}, {"provider": "openai", "model_name": "gpt-4o-mini"}
+        )  # costs over the budget
+        started = time.monotonic()
+        with pytest.raises(BudgetExceededError) as spent:
+            spender.execute(n, {"x": 2}, {"provider": "openai", "model_name": "gpt-4o-mini"})
+        assert time.monotonic() - started < 2  # raised at once, not retried for a month
+        assert spent.value.code == "budget_exceeded" and (spent.value.retry_after or 0) > 60
+    assert ledger.get_api_key(created.id).usage.spent_this_month_usd > 0.000001
+    ledger.set_api_key_limits(created.id, monthly_budget_usd=None)
+    ledger.revoke_api_key(created.id)

@@ -84,7 +84,9 @@ def sdk_ops() -> list[ops.Op[Any]]:
         ops.list_models(),
         ops.get_model(P, P),
         ops.set_model_prices(P, P, 1, 1),
-        ops.create_api_key("n", "read"),
+        ops.create_api_key("n", "read", 1, 1.0),
+        ops.get_api_key(P),
+        ops.set_api_key_limits(P, 1, 1.0),
         ops.list_api_keys(True),
         ops.revoke_api_key(P),
     ]

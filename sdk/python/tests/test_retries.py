@@ -18,6 +18,7 @@ from conftest import Live, dead_url
 from prompt_ledger import (
     APIConnectionError,
     AsyncPromptLedger,
+    BudgetExceededError,
     PromptLedger,
     RateLimitError,
     UnavailableError,
@@ -114,6 +115,14 @@ def test_a_conflict_with_retry_after_is_retried() -> None:
     with client(script) as ledger:
         assert ledger.get_execution("e1").status == "succeeded"
     assert len(script.requests) == 2
+
+
+def test_a_spent_budget_is_raised_at_once() -> None:
+    script = Scripted(error(429, "budget_exceeded", "86400"))
+    with client(script) as ledger, pytest.raises(BudgetExceededError) as spent:
+        ledger.execute("p", model="mock-1")
+    assert len(script.requests) == 1 and spent.value.retry_after == 86400
+    assert isinstance(spent.value, RateLimitError)
 
 
 def test_max_retries_zero_sends_once() -> None:

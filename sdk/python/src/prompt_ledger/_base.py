@@ -32,7 +32,7 @@ DEFAULT_MAX_RETRIES = 2
 #: First back-off delay in seconds; each retry doubles it, up to MAX_DELAY.
 INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
-#: The longest ``Retry-After`` honoured; a longer one is cut to this.
+#: The longest ``Retry-After`` waited for; an answer asking for longer is raised at once.
 MAX_RETRY_AFTER = 60.0
 RETRY_STATUSES = frozenset({429, 503})
 
@@ -118,9 +118,13 @@ class BaseClient:
     @staticmethod
     def should_retry_response(response: httpx.Response) -> bool:
         """429 and 503; and a 409 carrying ``Retry-After``, the server's word for
-        a concurrent write that lost and changed nothing."""
+        a concurrent write that lost and changed nothing. Never when the server
+        asks for a wait over ``MAX_RETRY_AFTER`` (a spent monthly budget)."""
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is not None and retry_after > MAX_RETRY_AFTER:
+            return False
         if response.status_code == 409:
-            return "retry-after" in response.headers
+            return retry_after is not None
         return response.status_code in RETRY_STATUSES
 
     @staticmethod

@@ -599,9 +599,31 @@ class PromptLedger(BaseClient):
 
     # ---- API keys (admin) ----
 
-    def create_api_key(self, name: str, scope: Literal["read", "write", "admin"]) -> m.CreatedApiKey:
-        """A new key; its secret (``key``) is in this answer only."""
-        return self._send(ops.create_api_key(name, scope))
+    def create_api_key(
+        self,
+        name: str,
+        scope: Literal["read", "write", "admin"],
+        *,
+        rate_limit_per_minute: int | None = None,
+        monthly_budget_usd: float | None = None,
+    ) -> m.CreatedApiKey:
+        """A new key; its secret (``key``) is in this answer only. Limits: requests
+        per minute and a monthly budget in USD (none by default)."""
+        return self._send(ops.create_api_key(name, scope, rate_limit_per_minute, monthly_budget_usd))
+
+    def get_api_key(self, key_id: str) -> m.ApiKeyDetail:
+        """One key with its limits and what it used of them (this minute, this month)."""
+        return self._send(ops.get_api_key(key_id))
+
+    def set_api_key_limits(
+        self,
+        key_id: str,
+        *,
+        rate_limit_per_minute: int | ops._NotGiven | None = ops.NOT_GIVEN,
+        monthly_budget_usd: float | ops._NotGiven | None = ops.NOT_GIVEN,
+    ) -> m.ApiKey:
+        """Changes a key's limits at once; a limit left out keeps its value, ``None`` removes it."""
+        return self._send(ops.set_api_key_limits(key_id, rate_limit_per_minute, monthly_budget_usd))
 
     def list_api_keys(self, *, include_revoked: bool = False) -> list[m.ApiKey]:
         return self._send(ops.list_api_keys(include_revoked))

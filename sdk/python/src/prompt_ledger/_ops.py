@@ -423,9 +423,33 @@ def set_model_prices(
     return Op("PUT", f"/v1/models/{seg(provider)}/{seg(model_name)}", model(m.ModelPrice), json=payload)
 
 
-def create_api_key(name: str, scope: str) -> Op[m.CreatedApiKey]:
-    payload = {"name": name, "scope": scope}
+def create_api_key(
+    name: str, scope: str, rate_limit_per_minute: int | None, monthly_budget_usd: float | None
+) -> Op[m.CreatedApiKey]:
+    payload = body(
+        name=name,
+        scope=scope,
+        rate_limit_per_minute=rate_limit_per_minute,
+        monthly_budget_usd=monthly_budget_usd,
+    )
     return Op("POST", "/v1/api-keys", model(m.CreatedApiKey), json=payload, safe_to_resend=False)
+
+
+def get_api_key(key_id: str) -> Op[m.ApiKeyDetail]:
+    return Op("GET", f"/v1/api-keys/{seg(key_id)}", model(m.ApiKeyDetail))
+
+
+def set_api_key_limits(key_id: str, rate_limit_per_minute: Any, monthly_budget_usd: Any) -> Op[m.ApiKey]:
+    """A field left out (``NOT_GIVEN``) keeps its value; ``None`` removes the limit."""
+    payload = {
+        k: v
+        for k, v in (
+            ("rate_limit_per_minute", rate_limit_per_minute),
+            ("monthly_budget_usd", monthly_budget_usd),
+        )
+        if v is not NOT_GIVEN
+    }
+    return Op("PATCH", f"/v1/api-keys/{seg(key_id)}", model(m.ApiKey), json=payload)
 
 
 def list_api_keys(include_revoked: bool) -> Op[list[m.ApiKey]]:

@@ -20,6 +20,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConflictError",
     "ExecutionTimeoutError",
     "InternalServerError",
@@ -119,6 +120,11 @@ class RateLimitError(PromptLedgerError):
         return parse_retry_after(self.headers.get("retry-after"))
 
 
+class BudgetExceededError(RateLimitError):
+    """429 ``budget_exceeded``: the key spent its monthly budget; ``retry_after``
+    runs until the month renews, so it is never retried."""
+
+
 class UnavailableError(PromptLedgerError):
     """503: a dependency of the server (its database) is down; retry later."""
 
@@ -201,6 +207,8 @@ def error_from_response(response: httpx.Response) -> PromptLedgerError:
     cls: type[PromptLedgerError]
     if code == "provider_timeout":
         cls = ProviderTimeoutError
+    elif code == "budget_exceeded" and status == 429:
+        cls = BudgetExceededError
     elif code == "provider_error" or (code.startswith("provider_") and status in (502, 504)):
         cls = ProviderError
     elif status in _BY_STATUS:

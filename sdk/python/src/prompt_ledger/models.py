@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AnalyticsSummary",
     "ApiKey",
+    "ApiKeyDetail",
+    "ApiKeyUsage",
     "ChatMessage",
     "CreatedApiKey",
     "Execution",
@@ -459,6 +461,21 @@ class ApiKey(LedgerModel):
     key_prefix: str
     created_at: datetime | None = None
     revoked_at: datetime | None = None
+    rate_limit_per_minute: int | None = None
+    """Requests per minute the key may make; ``None``: no limit."""
+    monthly_budget_usd: float | None = None
+    """Spend limit per calendar month (UTC) from its executions' recorded cost; ``None``: no limit."""
+
+
+class ApiKeyUsage(LedgerModel):
+    requests_this_minute: int = 0
+    spent_this_month_usd: float = 0.0
+
+
+class ApiKeyDetail(ApiKey):
+    """A key with what it used of its limits."""
+
+    usage: ApiKeyUsage = Field(default_factory=ApiKeyUsage)
 
 
 class CreatedApiKey(ApiKey):
