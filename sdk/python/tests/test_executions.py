@@ -57,7 +57,7 @@ def test_sync_execute_returns_a_typed_result(ledger: PromptLedger, name: Name) -
     stored = ledger.get_execution(result.execution_id)
     assert stored.inputs is not None and stored.inputs.variables == {"who": "Ada", "what": "ledgers"}
     assert stored.inputs.params == {"temperature": 0.3, "max_tokens": 50}
-    assert stored.span is not None and stored.span["span_id"] == result.span_id
+    assert stored.span is not None and stored.span.span_id == result.span_id
 
 
 def test_models_as_strings_labels_and_inline_templates(ledger: PromptLedger, name: Name) -> None:

@@ -196,3 +196,30 @@ def test_result_models_read_only_documented_fields(spec: dict[str, Any]) -> None
     for cls, names in documented.items():
         fields = {f.alias or n for n, f in cls.model_fields.items()} - sdk_only
         assert fields <= names, (cls.__name__, fields - names)
+
+
+def test_nested_models_read_only_documented_fields(spec: dict[str, Any]) -> None:
+    from prompt_ledger import models as m
+
+    pairs: list[tuple[type[BaseModel], str]] = [
+        (m.ExecutionSpan, "ExecutionSpan"),
+        (m.ExecutionLink, "ExecutionLink"),
+        (m.Span, "SpanNode"),
+        (m.TraceSummary, "TraceSummary"),
+        (m.Label, "Label"),
+        (m.ChatMessage, "ChatMessage"),
+        (m.ModelPrice, "Model"),
+        (m.Stats, "ModelStats"),
+    ]
+    schemas = spec["components"]["schemas"]
+    checked = 0
+    for cls, schema_name in pairs:
+        if schema_name not in schemas:
+            continue
+        names = properties(spec, schemas[schema_name])
+        if names is None:
+            continue
+        fields = {f.alias or n for n, f in cls.model_fields.items()}
+        assert fields <= names, (cls.__name__, fields - names)
+        checked += 1
+    assert checked >= 5

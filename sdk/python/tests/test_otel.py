@@ -41,7 +41,7 @@ def test_execute_joins_the_current_trace(ledger: PromptLedger, name: Name) -> No
     assert headers["traceparent"].startswith(f"00-{trace_id}-{span_id}-")
     assert run.trace_id == trace_id
     stored = ledger.get_execution(run.execution_id)
-    assert stored.span is not None and stored.span["parent_span_id"] == span_id
+    assert stored.span is not None and stored.span.parent_span_id == span_id
 
 
 def protobuf_accepted(live: Live) -> bool:

@@ -119,7 +119,7 @@ def test_executions_land_in_their_trace(ledger: PromptLedger, name: Name) -> Non
     trace = ledger.get_trace(trace_id)
     child = trace.spans[0].children[0]
     assert child.execution_id == run.execution_id
-    assert child.execution is not None and child.execution["prompt_name"] == n
+    assert child.execution is not None and child.execution.prompt_name == n
 
 
 def test_analytics(ledger: PromptLedger, name: Name) -> None:

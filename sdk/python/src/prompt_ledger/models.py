@@ -28,7 +28,9 @@ __all__ = [
     "ExecutionError",
     "ExecutionInputs",
     "ExecutionLatency",
+    "ExecutionLink",
     "ExecutionPrompt",
+    "ExecutionSpan",
     "ExecutionStatus",
     "IngestResult",
     "Label",
@@ -286,6 +288,23 @@ class ExecutionInputs(LedgerModel):
     template: str | None = None
 
 
+class ExecutionSpan(LedgerModel):
+    """The span an execution wrote into its trace (times in epoch microseconds)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None = None
+    name: str | None = None
+    span_type: str | None = None
+    status: str | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    started_at_us: int | None = None
+    ended_at_us: int | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
 class Execution(LedgerModel):
     """One recorded run of a prompt."""
 
@@ -312,7 +331,7 @@ class Execution(LedgerModel):
     completed_at: datetime | None = None
     idempotent_replay: bool = False
     inputs: ExecutionInputs | None = None
-    span: dict[str, Any] | None = None
+    span: ExecutionSpan | None = None
 
     @property
     def id(self) -> str:
@@ -324,6 +343,19 @@ class Execution(LedgerModel):
 
 
 # ---- traces ----
+
+
+class ExecutionLink(LedgerModel):
+    """The execution a span belongs to, with its prompt version."""
+
+    id: str
+    status: str | None = None
+    prompt_id: str | None = None
+    prompt_name: str | None = None
+    prompt_version_id: str | None = None
+    version: int | None = None
+    provider: str | None = None
+    model: str | None = None
 
 
 class Span(LedgerModel):
@@ -344,7 +376,7 @@ class Span(LedgerModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     events: Any = None
     execution_id: str | None = None
-    execution: dict[str, Any] | None = None
+    execution: ExecutionLink | None = None
     orphan: bool = False
     children: list[Span] = Field(default_factory=list)
 
