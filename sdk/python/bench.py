@@ -103,6 +103,34 @@ def main() -> None:
         share = (sdk_run / http_run - 1) * 100
         print(f"  SDK overhead on execute: {sdk_run - http_run:+.1f} us at p50 ({share:+.1f}%)")
 
+        # The same two calls against a canned answer: the SDK's own CPU cost,
+        # without the server's and the network's noise.
+        canned = raw.post(
+            "/v1/executions:run", json=body, headers={"Idempotency-Key": f"pl-{uuid.uuid4()}"}
+        ).content
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, content=canned, headers={"content-type": "application/json"})
+
+        offline = httpx.Client(transport=httpx.MockTransport(answer), base_url=url, headers=headers)
+        with PromptLedger(url, key, http_client=httpx.Client(transport=httpx.MockTransport(answer))) as local:
+
+            def raw_local() -> None:
+                r = offline.post(
+                    "/v1/executions:run", json=body, headers={"Idempotency-Key": f"pl-{uuid.uuid4()}"}
+                )
+                r.raise_for_status()
+                r.json()
+
+            raw_l, sdk_l = timed_pair(
+                raw_local, lambda: local.execute(name, {"name": "bench"}, "mock-1"), n * 5
+            )
+        offline.close()
+        print("execute, client side only (canned answer, no network):")
+        _, raw_cpu, _ = row("raw httpx post + json()", raw_l)
+        _, sdk_cpu, _ = row("ledger.execute(...) (typed Execution)", sdk_l)
+        print(f"  SDK's own cost per execute: {sdk_cpu - raw_cpu:+.1f} us at p50")
+
 
 if __name__ == "__main__":
     main()
