@@ -12,6 +12,10 @@
 //!   `{"query": <last user message>}`; once the request carries a tool's
 //!   result, answers `tool said: <result>`
 //!
+//! - with `"stream": true`, the same answers as server-sent events in the
+//!   API's own format, a word per chunk, 2 ms apart (`drip-<ms>-<tag>`: that
+//!   many ms); `stream-fail-<tag>` breaks the connection after two events
+//!
 //! The last request body per model name is kept (`GET /requests?model=NAME`),
 //! so tests can check what reached the provider.
 //!
@@ -225,27 +229,31 @@ async fn openai(State(calls): State<Calls>, headers: HeaderMap, Json(body): Json
                 (json!({ "role": "assistant", "content": text }), "stop", n)
             }
         };
-        return Json(json!({
-            "id": "chatcmpl-fake-tools",
-            "object": "chat.completion",
-            "created": 0,
-            "model": model,
-            "choices": [{ "index": 0, "message": message, "finish_reason": finish_reason }],
-            "usage": { "prompt_tokens": words(&prompt), "completion_tokens": out, "total_tokens": words(&prompt) + out },
-        }))
-        .into_response();
+        return reply(
+            &body,
+            json!({
+                "id": "chatcmpl-fake-tools",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [{ "index": 0, "message": message, "finish_reason": finish_reason }],
+                "usage": { "prompt_tokens": words(&prompt), "completion_tokens": out, "total_tokens": words(&prompt) + out },
+            }),
+        );
     }
     match behave(&calls, &model, &last_user).await {
         Outcome::Fail(r) => r,
-        Outcome::Answer(text) => Json(json!({
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": 0,
-            "model": model,
-            "choices": [{ "index": 0, "message": { "role": "assistant", "content": text }, "finish_reason": "stop" }],
-            "usage": { "prompt_tokens": words(&prompt), "completion_tokens": words(&text), "total_tokens": words(&prompt) + words(&text) },
-        }))
-        .into_response(),
+        Outcome::Answer(text) => reply(
+            &body,
+            json!({
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [{ "index": 0, "message": { "role": "assistant", "content": text }, "finish_reason": "stop" }],
+                "usage": { "prompt_tokens": words(&prompt), "completion_tokens": words(&text), "total_tokens": words(&prompt) + words(&text) },
+            }),
+        ),
     }
 }
 
@@ -284,28 +292,155 @@ async fn anthropic(State(calls): State<Calls>, headers: HeaderMap, Json(body): J
                 (json!([{ "type": "text", "text": text }]), "end_turn", n)
             }
         };
-        return Json(json!({
-            "id": "msg_fake_tools",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": content,
-            "stop_reason": stop_reason,
-            "usage": { "input_tokens": words(&prompt), "output_tokens": out },
-        }))
-        .into_response();
+        return reply(
+            &body,
+            json!({
+                "id": "msg_fake_tools",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": content,
+                "stop_reason": stop_reason,
+                "usage": { "input_tokens": words(&prompt), "output_tokens": out },
+            }),
+        );
     }
     match behave(&calls, &model, &last_user).await {
         Outcome::Fail(r) => r,
-        Outcome::Answer(text) => Json(json!({
-            "id": "msg_fake",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{ "type": "text", "text": text }],
-            "stop_reason": "end_turn",
-            "usage": { "input_tokens": words(&prompt), "output_tokens": words(&text) },
-        }))
-        .into_response(),
+        Outcome::Answer(text) => reply(
+            &body,
+            json!({
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{ "type": "text", "text": text }],
+                "stop_reason": "end_turn",
+                "usage": { "input_tokens": words(&prompt), "output_tokens": words(&text) },
+            }),
+        ),
     }
+}
+
+/// The answer as JSON, or as the API's event stream when the request asked to stream.
+fn reply(request: &Value, answer: Value) -> Response {
+    if request["stream"] != json!(true) {
+        return Json(answer).into_response();
+    }
+    let model = answer["model"].as_str().unwrap_or_default().to_owned();
+    let events = if answer.get("choices").is_some() {
+        openai_events(&answer, request["stream_options"]["include_usage"] == json!(true))
+    } else {
+        anthropic_events(&answer)
+    };
+    let delay = model
+        .strip_prefix("drip-")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_millis(2), Duration::from_millis);
+    let fail_after = model.starts_with("stream-fail").then_some(2);
+    let body = futures::stream::unfold((events.into_iter(), 0usize), move |(mut events, sent)| async move {
+        if fail_after == Some(sent) {
+            // After a pause, so what was sent reaches the client first.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Some((Err(std::io::Error::other("fake stream failure")), (events, sent + 1)));
+        }
+        let event = events.next()?;
+        if sent > 0 {
+            tokio::time::sleep(delay).await;
+        }
+        Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(event)), (events, sent + 1)))
+    });
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    response.headers_mut().insert("content-type", "text/event-stream".parse().expect("header"));
+    response
+}
+
+fn sse(event: Option<&str>, data: &Value) -> String {
+    match event {
+        Some(name) => format!("event: {name}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    }
+}
+
+/// A chat completion as chunks: the role, a word per chunk, each tool call
+/// with its arguments in two parts, the finish, the usage when asked, `[DONE]`.
+fn openai_events(answer: &Value, include_usage: bool) -> Vec<String> {
+    let chunk = |delta: Value, finish: Value| {
+        sse(
+            None,
+            &json!({ "id": answer["id"], "object": "chat.completion.chunk", "created": 0, "model": answer["model"],
+                     "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] }),
+        )
+    };
+    let message = &answer["choices"][0]["message"];
+    let mut events = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
+    for word in message["content"].as_str().unwrap_or_default().split_inclusive(' ') {
+        events.push(chunk(json!({ "content": word }), Value::Null));
+    }
+    for (i, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
+        let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
+        let (head, tail) = arguments.split_at(arguments.len() / 2);
+        events.push(chunk(
+            json!({ "tool_calls": [{ "index": i, "id": call["id"], "type": "function", "function": { "name": call["function"]["name"], "arguments": head } }] }),
+            Value::Null,
+        ));
+        events.push(chunk(json!({ "tool_calls": [{ "index": i, "function": { "arguments": tail } }] }), Value::Null));
+    }
+    events.push(chunk(json!({}), answer["choices"][0]["finish_reason"].clone()));
+    if include_usage {
+        events.push(sse(
+            None,
+            &json!({ "id": answer["id"], "object": "chat.completion.chunk", "created": 0, "model": answer["model"],
+                     "choices": [], "usage": answer["usage"] }),
+        ));
+    }
+    events.push("data: [DONE]\n\n".to_owned());
+    events
+}
+
+/// A message as Anthropic's events: a word per text delta, tool input in two parts.
+fn anthropic_events(answer: &Value) -> Vec<String> {
+    let mut start = answer.clone();
+    start["content"] = json!([]);
+    start["stop_reason"] = Value::Null;
+    start["usage"]["output_tokens"] = json!(0);
+    let mut events = vec![sse(Some("message_start"), &json!({ "type": "message_start", "message": start }))];
+    for (index, block) in answer["content"].as_array().into_iter().flatten().enumerate() {
+        let (opening, deltas): (Value, Vec<Value>) = if block["type"] == "tool_use" {
+            let input = block["input"].to_string();
+            let (head, tail) = input.split_at(input.len() / 2);
+            (
+                json!({ "type": "tool_use", "id": block["id"], "name": block["name"], "input": {} }),
+                vec![
+                    json!({ "type": "input_json_delta", "partial_json": head }),
+                    json!({ "type": "input_json_delta", "partial_json": tail }),
+                ],
+            )
+        } else {
+            let text = block["text"].as_str().unwrap_or_default();
+            (
+                json!({ "type": "text", "text": "" }),
+                text.split_inclusive(' ').map(|w| json!({ "type": "text_delta", "text": w })).collect(),
+            )
+        };
+        events.push(sse(
+            Some("content_block_start"),
+            &json!({ "type": "content_block_start", "index": index, "content_block": opening }),
+        ));
+        for delta in deltas {
+            events.push(sse(
+                Some("content_block_delta"),
+                &json!({ "type": "content_block_delta", "index": index, "delta": delta }),
+            ));
+        }
+        events.push(sse(Some("content_block_stop"), &json!({ "type": "content_block_stop", "index": index })));
+    }
+    events.push(sse(
+        Some("message_delta"),
+        &json!({ "type": "message_delta", "delta": { "stop_reason": answer["stop_reason"], "stop_sequence": null },
+                 "usage": { "output_tokens": answer["usage"]["output_tokens"] } }),
+    ));
+    events.push(sse(Some("message_stop"), &json!({ "type": "message_stop" })));
+    events
 }

@@ -87,6 +87,8 @@ macro_rules! all_scenarios {
             gateway::gateway_renders_registered_prompts,
             gateway::gateway_errors_use_the_vendor_shapes,
             gateway::gateway_streams_events_in_the_callers_format,
+            gateway::gateway_streams_translate_fall_back_and_fail_midway,
+            gateway::gateway_relays_events_as_they_arrive_and_records_hang_ups,
 
             // lineage and analytics
             lineage::prela_and_otlp_round_trip_to_the_same_tree,

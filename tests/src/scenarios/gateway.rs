@@ -542,13 +542,15 @@ pub async fn gateway_streams_events_in_the_callers_format(app: &TestApp) {
     assert_eq!(chunks.iter().rev().nth(1).unwrap()["choices"][0]["finish_reason"], "stop");
     assert_eq!(chunks.last().unwrap()["usage"]["total_tokens"], 5);
     let sent = FakeProvider::shared().last_request(&model).unwrap();
-    assert!(sent.get("stream").is_none() && sent.get("stream_options").is_none(), "{sent}");
+    assert_eq!((sent["stream"].clone(), sent["stream_options"]["include_usage"].clone()), (json!(true), json!(true)));
     let e = execution(app, &r).await;
     assert_eq!((e["status"].as_str(), e["response_text"].as_str()), (Some("succeeded"), Some("echo: stream this")));
     assert_eq!(e["inputs"]["model_config"]["stream"], true);
-    // A retry replays the same events.
+    // A retry replays the answer as events, from the ledger.
     let retry = chat(app, body, &[("idempotency-key", &key)]).await;
-    assert_eq!((retry.status, retry.text()), (200, r.text()));
+    assert_eq!((retry.status, retry.header("promptledger-idempotent-replay")), (200, Some("true")));
+    assert_eq!(streamed_text(&retry), "echo: stream this");
+    assert_eq!(events(&retry).last().map(|(_, d)| d.as_str()), Some("[DONE]"));
     assert_eq!(FakeProvider::shared().calls(&model), 1);
 
     let model = format!("claude-{}", unique("stream"));
@@ -570,4 +572,171 @@ pub async fn gateway_streams_events_in_the_callers_format(app: &TestApp) {
         .collect();
     assert_eq!(text, "echo: stream that");
     assert_eq!(execution(app, &r).await["status"], "succeeded");
+}
+
+/// The text an event stream carries, in either format.
+fn streamed_text(r: &TestResponse) -> String {
+    events(r)
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Json>(d).ok())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().or(v["delta"]["text"].as_str()).map(str::to_owned))
+        .collect()
+}
+
+pub async fn gateway_streams_translate_fall_back_and_fail_midway(app: &TestApp) {
+    // An OpenAI caller, an Anthropic model: Anthropic's events become chunks.
+    let model = unique("stream");
+    let r = chat(
+        app,
+        json!({ "model": format!("anthropic/{model}"), "stream": true, "messages": [{ "role": "user", "content": "cross over" }] }),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(streamed_text(&r), "echo: cross over");
+    assert_eq!(events(&r).last().map(|(_, d)| d.as_str()), Some("[DONE]"));
+    assert_eq!(FakeProvider::shared().last_request(&model).unwrap()["stream"], true);
+    let e = execution(app, &r).await;
+    assert_eq!((e["status"].as_str(), e["usage"]["response_tokens"].as_i64()), (Some("succeeded"), Some(3)));
+    assert!(e["span"]["attributes"]["gateway"]["ttft_ms"].is_number(), "{e}");
+
+    // An Anthropic caller, an OpenAI model, a tool call: chunks become blocks.
+    let model = unique("tools");
+    let r = message(
+        app,
+        json!({ "model": format!("openai/{model}"), "max_tokens": 30, "stream": true,
+                "tools": [{ "name": "lookup", "input_schema": { "type": "object" } }],
+                "messages": [{ "role": "user", "content": "define it" }] }),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let all: Vec<Json> = events(&r).iter().filter_map(|(_, d)| serde_json::from_str(d).ok()).collect();
+    let input: String = all.iter().filter_map(|v| v["delta"]["partial_json"].as_str()).collect();
+    assert_eq!(serde_json::from_str::<Json>(&input).unwrap(), json!({ "query": "define it" }));
+    assert!(all.iter().any(|v| v["content_block"]["type"] == "tool_use" && v["content_block"]["name"] == "lookup"));
+    assert_eq!(all.iter().find(|v| v["type"] == "message_delta").unwrap()["delta"]["stop_reason"], "tool_use");
+    assert!(execution(app, &r).await["response_text"].as_str().unwrap().contains("lookup"));
+
+    // A model that refuses before streaming is replaced by the next one.
+    let tag = unique("sfb");
+    let good = format!("good-{tag}");
+    let r = chat(
+        app,
+        json!({ "model": [format!("openai/flaky-9-{tag}"), format!("openai/{good}")], "stream": true,
+                "messages": [{ "role": "user", "content": "again" }] }),
+        &[],
+    )
+    .await;
+    assert_eq!((r.status, r.header("promptledger-attempts")), (200, Some("2")), "{}", r.text());
+    assert_eq!(streamed_text(&r), "echo: again");
+    let e = execution(app, &r).await;
+    assert_eq!((e["model"]["model_name"].as_str(), e["attempts"].as_i64()), (Some(good.as_str()), Some(2)));
+
+    // A stream that breaks off ends with an error event; the run is failed.
+    let broken = format!("stream-fail-{tag}");
+    let r = chat(
+        app,
+        json!({ "model": format!("openai/{broken}"), "stream": true, "messages": [{ "role": "user", "content": "one two three" }] }),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "the head was sent before the provider failed: {}", r.text());
+    let last: Json = serde_json::from_str(&events(&r).last().unwrap().1).unwrap();
+    assert_eq!(last["error"]["code"], "provider_unreachable", "{}", r.text());
+    let e = execution(app, &r).await;
+    assert_eq!((e["status"].as_str(), e["error"]["type"].as_str()), (Some("failed"), Some("provider_unreachable")));
+    assert_eq!(e["span"]["attributes"]["gateway"]["partial_output"], "echo: ");
+    let r = message(
+        app,
+        json!({ "model": format!("anthropic/{broken}"), "max_tokens": 9, "stream": true, "messages": [{ "role": "user", "content": "x y" }] }),
+        &[],
+    )
+    .await;
+    assert_eq!(events(&r).last().unwrap().0.as_deref(), Some("error"), "{}", r.text());
+
+    // The mock streams too.
+    let r = chat(
+        app,
+        json!({ "model": "mock/m", "stream": true, "messages": [{ "role": "user", "content": "hey you" }] }),
+        &[],
+    )
+    .await;
+    assert_eq!(streamed_text(&r), "Mock response to: hey you");
+}
+
+/// Reads a streamed chat completion's first `keep` body chunks (each after
+/// `elapsed` since the request), then hangs up; `keep: None` reads it all.
+async fn read_stream(app: &TestApp, body: &Json, keep: Option<usize>) -> (String, Vec<std::time::Duration>) {
+    let started = std::time::Instant::now();
+    let headers = [("authorization", format!("Bearer {ADMIN_KEY}")), ("content-type", "application/json".into())];
+    let mut arrivals = Vec::new();
+    let id;
+    match &app.transport {
+        crate::target::Transport::InProcess { host } => {
+            let mut req = http::Request::post("/v1/chat/completions");
+            for (name, value) in &headers {
+                req = req.header(*name, value);
+            }
+            let reply =
+                ledger::gateway::handle_streaming(host, req.body(serde_json::to_vec(body).unwrap()).unwrap()).await;
+            let ledger::gateway::Reply::Events(parts, mut relay) = reply else { panic!("not a stream") };
+            id = parts.headers["promptledger-execution-id"].to_str().unwrap().to_owned();
+            while keep.is_none_or(|k| arrivals.len() < k) {
+                if relay.next().await.is_none() {
+                    break;
+                }
+                arrivals.push(started.elapsed());
+            }
+            relay.abort().await;
+        }
+        crate::target::Transport::Http { base_url, client } => {
+            let mut req = client.post(format!("{base_url}/v1/chat/completions"));
+            for (name, value) in &headers {
+                req = req.header(*name, value);
+            }
+            let mut response = req.body(serde_json::to_vec(body).unwrap()).send().await.expect("request");
+            id = response.headers()["promptledger-execution-id"].to_str().unwrap().to_owned();
+            while keep.is_none_or(|k| arrivals.len() < k) {
+                match response.chunk().await {
+                    Ok(Some(_)) => arrivals.push(started.elapsed()),
+                    _ => break,
+                }
+            }
+        }
+    }
+    (id, arrivals)
+}
+
+pub async fn gateway_relays_events_as_they_arrive_and_records_hang_ups(app: &TestApp) {
+    // The provider sends a word every 250 ms: the first reaches the caller
+    // long before the last is written.
+    let model = format!("drip-250-{}", unique("relay"));
+    let body = json!({ "model": format!("openai/{model}"), "stream": true, "messages": [{ "role": "user", "content": "a b c d" }] });
+    let (id, arrivals) = read_stream(app, &body, None).await;
+    let (first, last) = (arrivals[0], *arrivals.last().unwrap());
+    assert!(last - first >= std::time::Duration::from_millis(750), "relayed as they came: {arrivals:?}");
+    let e = app.get(&format!("/v1/executions/{id}")).await.json;
+    assert_eq!((e["status"].as_str(), e["response_text"].as_str()), (Some("succeeded"), Some("echo: a b c d")));
+
+    // A caller that hangs up mid-stream leaves a canceled run with what it got.
+    let model = format!("drip-300-{}", unique("hangup"));
+    let body = json!({ "model": format!("openai/{model}"), "stream": true, "messages": [{ "role": "user", "content": "a b c d e f" }] });
+    let (id, _) = read_stream(app, &body, Some(2)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let e = loop {
+        let e = app.get(&format!("/v1/executions/{id}")).await.json;
+        if e["status"] != "running" || std::time::Instant::now() > deadline {
+            break e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (e["status"].as_str(), e["error"]["type"].as_str()),
+        (Some("canceled"), Some("client_disconnected")),
+        "{e}"
+    );
+    let partial = e["response_text"].as_str().unwrap();
+    assert!(partial.starts_with("echo:") && partial.len() < "echo: a b c d e f".len(), "{partial}");
+    assert_eq!(FakeProvider::shared().calls(&model), 1);
 }

@@ -23,6 +23,7 @@ pub mod errors;
 pub mod record;
 pub mod request;
 pub mod sse;
+pub mod stream;
 pub mod translate;
 
 use std::pin::pin;
@@ -47,6 +48,7 @@ use crate::executions::{LEASE_MARGIN_MS, canonical_hash, cost, model_cache};
 use crate::ports::{Host, Http, HttpError, Timeout};
 use crate::registry::{PromptBody, ResolvedVersion};
 use crate::store::executions::{self as store, ExecutionSpan, Finish, NewExecution, Timing};
+use crate::store::models::ModelRecord;
 
 /// The caller's API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,20 +77,70 @@ pub const SERVED_MODEL_HEADER: &str = "promptledger-served-model";
 pub const ATTEMPTS_HEADER: &str = "promptledger-attempts";
 pub const REPLAY_HEADER: &str = "promptledger-idempotent-replay";
 
-/// Serves one gateway request; every failure is in the caller's vendor shape.
+/// Serves one gateway request with its whole answer (a streamed answer is
+/// collected); every failure is in the caller's vendor shape.
 pub async fn serve<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Response {
-    match serve_call(host, req, api).await {
-        Ok(response) => response,
-        Err(e) => {
-            if e.status.is_server_error()
-                && e.status != StatusCode::BAD_GATEWAY
-                && e.status != StatusCode::GATEWAY_TIMEOUT
-            {
-                eprintln!("{} {} -> {} {}", req.method, req.path, e.status.as_u16(), e.message);
+    serve_streaming(host, req, api).await.into_full().await
+}
+
+/// [`crate::handle`] for hosts that can send a body while it is produced:
+/// a gateway request with `stream: true` comes back as a head and the
+/// [`stream::Relay`] of its events; every other request as `handle` answers it.
+pub async fn handle_streaming<'a, H: Host>(host: &'a H, req: http::Request<Vec<u8>>) -> Reply<'a, H> {
+    let api = match req.uri().path().trim_end_matches('/') {
+        "/v1/chat/completions" => Some(Api::OpenAi),
+        "/v1/messages" => Some(Api::Anthropic),
+        _ => None,
+    };
+    match api {
+        Some(api) if req.method() == http::Method::POST && req.body().len() <= crate::api::request::MAX_BODY_BYTES => {
+            serve_streaming(host, &ApiRequest::from_http(req), api).await
+        }
+        _ => Reply::Full(crate::api::handle(host, req).await),
+    }
+}
+
+/// What a gateway request gets: a whole response, or the head of an event
+/// stream and the [`stream::Relay`] that produces its body.
+pub enum Reply<'a, H: Host> {
+    Full(Response),
+    Events(http::response::Parts, Box<stream::Relay<'a, H>>),
+}
+
+impl<H: Host> Reply<'_, H> {
+    /// The response with its body read to the end.
+    pub async fn into_full(self) -> Response {
+        match self {
+            Reply::Full(response) => response,
+            Reply::Events(parts, mut relay) => {
+                let mut body = Vec::new();
+                while let Some(chunk) = relay.next().await {
+                    body.extend_from_slice(&chunk);
+                }
+                http::Response::from_parts(parts, body)
             }
-            e.response(api)
         }
     }
+}
+
+/// Serves one gateway request; `stream: true` is relayed as the provider's
+/// events arrive.
+pub async fn serve_streaming<'a, H: Host>(host: &'a H, req: &ApiRequest, api: Api) -> Reply<'a, H> {
+    let outcome = match prepare(host, req, api).await {
+        Ok(Prepared::Replay(response)) => Ok(Reply::Full(response)),
+        Ok(Prepared::Call(call)) if call.delivery == Delivery::Json => {
+            answer_whole(host, req, &call).await.map(Reply::Full)
+        }
+        Ok(Prepared::Call(call)) => stream::open(host, req, *call).await,
+        Err(e) => Err(e),
+    };
+    outcome.unwrap_or_else(|e| {
+        if e.status.is_server_error() && e.status != StatusCode::BAD_GATEWAY && e.status != StatusCode::GATEWAY_TIMEOUT
+        {
+            eprintln!("{} {} -> {} {}", req.method, req.path, e.status.as_u16(), e.message);
+        }
+        Reply::Full(e.response(api))
+    })
 }
 
 /// How one model is reached: the protocol spoken and the body sent.
@@ -122,13 +174,26 @@ impl Plan {
         Ok(Plan { target: target.clone(), wire, body })
     }
 
+    /// The provider request; `stream` asks for an event stream (with usage,
+    /// from OpenAI, which the ledger records).
     fn request(
         &self,
         config: &Config,
         caller: &ApiRequest,
         timeout: Duration,
+        stream: bool,
     ) -> Result<http::Request<Vec<u8>>, String> {
-        let bytes = serde_json::to_vec(&self.body).map_err(|e| e.to_string())?;
+        let bytes = if stream {
+            let mut body = self.body.clone();
+            body.insert("stream".into(), json!(true));
+            if self.wire == Wire::OpenAi {
+                body.insert("stream_options".into(), json!({ "include_usage": true }));
+            }
+            serde_json::to_vec(&body)
+        } else {
+            serde_json::to_vec(&self.body)
+        }
+        .map_err(|e| e.to_string())?;
         let builder = match self.wire {
             Wire::OpenAi => {
                 let mut b = http::Request::post(format!("{}/chat/completions", config.openai_base_url));
@@ -203,8 +268,9 @@ async fn attempt<H: Host>(
     let (provider_json, raw) = match plan.wire {
         Wire::Mock => (translate::mock_openai_response(&plan.body, &plan.target.model, id, created_s), None),
         Wire::OpenAi | Wire::Anthropic => {
-            let request =
-                plan.request(host.config(), caller, timeout).map_err(|m| failure(FailureKind::ClientError, m, None))?;
+            let request = plan
+                .request(host.config(), caller, timeout, false)
+                .map_err(|m| failure(FailureKind::ClientError, m, None))?;
             let response = host.http().send(request).await.map_err(|e| {
                 let kind = if matches!(e, HttpError::Timeout) { FailureKind::Timeout } else { FailureKind::Connection };
                 failure(kind, e.to_string(), None)
@@ -360,7 +426,28 @@ async fn replayed<H: Host>(
     Ok(respond(status, bytes, content_type, &headers))
 }
 
-async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Response, GatewayError> {
+/// A call ready for its provider: everything checked, its record built.
+struct Call {
+    api: Api,
+    delivery: Delivery,
+    plans: Vec<Plan>,
+    first_model: ModelRecord,
+    version: ResolvedVersion,
+    new: NewExecution,
+    owner: String,
+    timeout: Duration,
+    started: Instant,
+}
+
+enum Prepared {
+    Call(Box<Call>),
+    /// An idempotent retry, answered from the ledger.
+    Replay(Response),
+}
+
+/// Everything before the first provider call: auth, the body, the options,
+/// the idempotency check, the prompt, the models and their requests.
+async fn prepare<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Prepared, GatewayError> {
     if req.method != http::Method::POST {
         return Err(ApiError::method_not_allowed(&["POST"]).into());
     }
@@ -392,7 +479,7 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
     if let Some(key) = &idempotency_key
         && let Some(existing) = store::get_by_idempotency_key(host.db(), key).await?
     {
-        return replayed(host, api, delivery, &existing, &request_hash).await;
+        return Ok(Prepared::Replay(replayed(host, api, delivery, &existing, &request_hash).await?));
     }
 
     let version: ResolvedVersion = match &options.prompt {
@@ -412,13 +499,12 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
     let id = host.ids().new_id().to_string();
     let owner = format!("sync:{id}");
     let span_id = host.ids().new_id().simple().to_string()[16..].to_owned();
-    let timeout = Duration::from_millis(options.timeout_ms as u64);
     let mut params = body.clone();
     params.remove("messages");
     params.remove("system");
     let labels: Vec<String> = targets.iter().map(Target::label).collect();
     let new = NewExecution {
-        id: id.clone(),
+        id,
         prompt_id: Some(version.prompt_id.clone()),
         prompt_version_id: Some(version.version_id.clone()),
         prompt_name: Some(version.prompt_name.clone()),
@@ -431,17 +517,17 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
         prompt_kind: "chat",
         rendered_prompt: request::recorded_messages(api, &body).to_string(),
         correlation_id: options.correlation_id.clone(),
-        idempotency_key: idempotency_key.clone(),
-        request_hash: request_hash.clone(),
+        idempotency_key,
+        request_hash,
         attempts: 1,
         max_attempts: targets.len() as i64,
         lease_owner: Some(owner.clone()),
         lease_expires_at: Some(now + options.timeout_ms * targets.len() as i64 + LEASE_MARGIN_MS),
         next_attempt_at: None,
         timeout_ms: options.timeout_ms,
-        trace_id: trace_id.clone(),
-        span_id: span_id.clone(),
-        parent_span_id: parent_span_id.clone(),
+        trace_id,
+        span_id,
+        parent_span_id,
         created_at: now,
         api_key_id: who.key_id.clone(),
         variables: Json::Object(options.variables.clone()),
@@ -455,9 +541,27 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
             PromptBody::Chat(m) => serde_json::to_string(m).ok(),
         },
     };
+    let timeout = Duration::from_millis(options.timeout_ms as u64);
+    Ok(Prepared::Call(Box::new(Call { api, delivery, plans, first_model, version, new, owner, timeout, started })))
+}
 
-    let calls = attempts(host, req, api, &plans, timeout, &id);
-    let (outcome, tried, running_recorded) = if idempotency_key.is_none() {
+/// Writes the `running` record. `Some(replay)` when another request holds
+/// the idempotency key (it took it between our check and this insert).
+async fn insert_running<H: Host>(host: &H, call: &Call) -> Result<Option<Response>, GatewayError> {
+    if store::insert(host.db(), &call.new).await? {
+        return Ok(None);
+    }
+    let key = call.new.idempotency_key.as_deref().unwrap_or_default();
+    let existing = store::get_by_idempotency_key(host.db(), key)
+        .await?
+        .ok_or_else(|| GatewayError::from(ApiError::conflict("idempotency key is in use; retry")))?;
+    Ok(Some(replayed(host, call.api, call.delivery, &existing, &call.new.request_hash).await?))
+}
+
+/// A whole answer (JSON, or events written from it once recorded).
+async fn answer_whole<H: Host>(host: &H, req: &ApiRequest, call: &Call) -> Result<Response, GatewayError> {
+    let calls = attempts(host, req, call.api, &call.plans, call.timeout, &call.new.id);
+    let (outcome, tried, running_recorded) = if call.new.idempotency_key.is_none() {
         // As `executions:run`: a quick answer is recorded once, finished; a
         // slower one also gets its `running` record while the provider works.
         let mut calls = pin!(calls.fuse());
@@ -465,102 +569,151 @@ async fn serve_call<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Res
         futures::select! {
             (outcome, tried) = calls => (outcome, tried, false),
             () = delay => {
-                let (inserted, (outcome, tried)) = futures::join!(store::insert(host.db(), &new), &mut calls);
+                let (inserted, (outcome, tried)) = futures::join!(store::insert(host.db(), &call.new), &mut calls);
                 inserted?;
                 (outcome, tried, true)
             }
         }
     } else {
-        if !store::insert(host.db(), &new).await? {
-            // Another request took this key between our check and our insert.
-            let key = idempotency_key.as_deref().unwrap_or_default();
-            let existing = store::get_by_idempotency_key(host.db(), key)
-                .await?
-                .ok_or_else(|| GatewayError::from(ApiError::conflict("idempotency key is in use; retry")))?;
-            return replayed(host, api, delivery, &existing, &request_hash).await;
+        if let Some(replay) = insert_running(host, call).await? {
+            return Ok(replay);
         }
         let (outcome, tried) = calls.await;
         (outcome, tried, true)
     };
+    conclude(host, call, outcome.map(|a| (a.json, a.summary, Some(a.bytes))), &tried, running_recorded, json!({})).await
+}
 
-    let last = tried.last().map_or(first, |a| &a.target);
-    let model =
-        if last == first { first_model } else { model_cache::model(host, last.provider.as_str(), &last.model).await? };
+/// The model that served (or failed last) and its prices.
+async fn served_model<H: Host>(
+    host: &H,
+    call: &Call,
+    tried: &[Attempt],
+) -> Result<(Target, ModelRecord), GatewayError> {
+    let first = &call.plans[0].target;
+    let last = tried.last().map_or(first, |a| &a.target).clone();
+    let model = if &last == first {
+        call.first_model.clone()
+    } else {
+        model_cache::model(host, last.provider.as_str(), &last.model).await?
+    };
+    Ok((last, model))
+}
+
+/// The execution's span, with the gateway's account of the call: the
+/// attempts, the model that served and the answer a replay repeats.
+fn span_of(
+    call: &Call,
+    last: &Target,
+    served: bool,
+    tried: &[Attempt],
+    answer: (StatusCode, &Json),
+    extra: Json,
+    ended_ms: i64,
+) -> ExecutionSpan {
+    let mut gateway = json!({
+        "api": call.api.route(),
+        "served_by": served.then(|| last.label()),
+        "attempts": tried.iter().map(Attempt::json).collect::<Vec<_>>(),
+        // What an idempotent retry answers with.
+        "answer": { "status": answer.0.as_u16(), "body": storable_json(answer.1) },
+    });
+    if let (Some(gateway), Json::Object(extra)) = (gateway.as_object_mut(), extra) {
+        gateway.extend(extra);
+    }
+    ExecutionSpan {
+        trace_id: call.new.trace_id.clone(),
+        span_id: call.new.span_id.clone(),
+        parent_span_id: call.new.parent_span_id.clone(),
+        started_at_us: call.new.created_at * 1000,
+        ended_at_us: ended_ms * 1000,
+        model: last.label(),
+        attributes: json!({
+            "prompt_name": call.version.prompt_name,
+            "version": call.version.version,
+            "mode": "sync",
+            "gateway": gateway,
+        }),
+    }
+}
+
+fn succeeded(summary: &Summary, model: &ModelRecord) -> Finish {
+    Finish::Succeeded {
+        response_text: storable(&summary.text),
+        prompt_tokens: summary.prompt_tokens,
+        response_tokens: summary.completion_tokens,
+        cost_nanos: cost::cost_nanos(model, summary.prompt_tokens, summary.completion_tokens),
+    }
+}
+
+fn failed(f: &Failure) -> Finish {
+    Finish::Failed {
+        error_type: f.kind.as_str().into(),
+        error_message: f.message.clone(),
+        provider_status: f.provider_status.map(i64::from),
+    }
+}
+
+fn headers_of(id: &str, tried: usize, served: Option<String>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![(EXECUTION_ID_HEADER, id.to_owned()), (ATTEMPTS_HEADER, tried.to_string())];
+    if let Some(label) = served {
+        headers.push((SERVED_MODEL_HEADER, label));
+    }
+    headers
+}
+
+/// Records how the call ended, then answers: the caller's answer in its
+/// shape (the provider's bytes when given), or the last failure.
+async fn conclude<H: Host>(
+    host: &H,
+    call: &Call,
+    outcome: Result<(Json, Summary, Option<Vec<u8>>), Failure>,
+    tried: &[Attempt],
+    running_recorded: bool,
+    extra: Json,
+) -> Result<Response, GatewayError> {
+    let api = call.api;
+    let (last, model) = served_model(host, call, tried).await?;
     let (finish, status, answer_json) = match &outcome {
-        Ok(answer) => (
-            Finish::Succeeded {
-                response_text: storable(&answer.summary.text),
-                prompt_tokens: answer.summary.prompt_tokens,
-                response_tokens: answer.summary.completion_tokens,
-                cost_nanos: cost::cost_nanos(&model, answer.summary.prompt_tokens, answer.summary.completion_tokens),
-            },
-            StatusCode::OK,
-            answer.json.clone(),
-        ),
+        Ok((json, summary, _)) => (succeeded(summary, &model), StatusCode::OK, json.clone()),
         Err(f) => {
             let e = GatewayError::from_failure(f);
-            (
-                Finish::Failed {
-                    error_type: f.kind.as_str().into(),
-                    error_message: f.message.clone(),
-                    provider_status: f.provider_status.map(i64::from),
-                },
-                e.status,
-                e.body(api),
-            )
+            (failed(f), e.status, e.body(api))
         }
     };
     let timing = Timing {
         provider_latency_ms: tried.last().map(|a| a.latency_ms),
-        total_latency_ms: started.elapsed().as_millis() as i64,
-    };
-    let served_by = outcome.is_ok().then(|| last.label());
-    let span = ExecutionSpan {
-        trace_id,
-        span_id,
-        parent_span_id,
-        started_at_us: now * 1000,
-        ended_at_us: host.clock().now_ms() * 1000,
-        model: last.label(),
-        attributes: json!({
-            "prompt_name": version.prompt_name,
-            "version": version.version,
-            "mode": "sync",
-            "gateway": {
-                "api": api.route(),
-                "served_by": served_by,
-                "attempts": tried.iter().map(Attempt::json).collect::<Vec<_>>(),
-                // What an idempotent retry answers with.
-                "answer": { "status": status.as_u16(), "body": storable_json(&answer_json) },
-            },
-        }),
+        total_latency_ms: call.started.elapsed().as_millis() as i64,
     };
     let now_ms = host.clock().now_ms();
+    let span = span_of(call, &last, outcome.is_ok(), tried, (status, &answer_json), extra, now_ms);
+    let id = &call.new.id;
     let recorded = if running_recorded {
         if tried.len() > 1 {
-            record::switch_model(host.db(), &id, &owner, last, &model.id, tried.len() as i64, now_ms).await?;
+            record::switch_model(host.db(), id, &call.owner, &last, &model.id, tried.len() as i64, now_ms).await?;
         }
-        store::finish(host.db(), &id, &owner, now_ms, &finish, &timing, &span).await?
+        store::finish(host.db(), id, &call.owner, now_ms, &finish, &timing, &span).await?
     } else {
         let finished = NewExecution {
             provider: last.provider.as_str().to_owned(),
             model_name: last.model.clone(),
             model_id: model.id.clone(),
             attempts: tried.len() as i64,
-            ..new
+            ..call.new.clone()
         };
         store::insert_finished(host.db(), &finished, &finish, &timing, &span, now_ms).await?
     };
     if !recorded {
         return Err(ApiError::internal("the execution record changed while it ran").into());
     }
-    let mut headers = vec![(EXECUTION_ID_HEADER, id), (ATTEMPTS_HEADER, tried.len().to_string())];
-    if let Some(label) = served_by {
-        headers.push((SERVED_MODEL_HEADER, label));
-    }
+    let headers = headers_of(id, tried.len(), outcome.is_ok().then(|| last.label()));
     match outcome {
-        Ok(answer) => {
-            let (bytes, content_type) = delivery.render(api, &answer.json, answer.bytes);
+        Ok((json, _, bytes)) => {
+            let bytes = match bytes {
+                Some(bytes) => bytes,
+                None => serde_json::to_vec(&json).unwrap_or_default(),
+            };
+            let (bytes, content_type) = call.delivery.render(api, &json, bytes);
             Ok(respond(StatusCode::OK, bytes, content_type, &headers))
         }
         Err(f) => {

@@ -65,6 +65,42 @@ pub async fn switch_model<D: Db>(
     Ok(db.execute(SWITCH_MODEL, &params).await? == 1)
 }
 
+/// What a streamed run had when its caller went away.
+#[derive(Debug, Clone)]
+pub struct Canceled {
+    pub response_text: String,
+    pub prompt_tokens: i64,
+    pub response_tokens: i64,
+    pub cost_nanos: i64,
+    pub provider_latency_ms: Option<i64>,
+    pub total_latency_ms: i64,
+}
+
+/// A running streamed run whose caller disconnected: `canceled`, with the
+/// output the caller had received.
+const CANCEL_RUNNING: &str = "UPDATE executions SET status = 'canceled', response_text = $3, prompt_tokens = $4, \
+    response_tokens = $5, cost_nanos = $6, error_type = 'client_disconnected', \
+    error_message = 'the caller disconnected before the stream ended', provider_latency_ms = $7, \
+    total_latency_ms = $8, completed_at = $9, lease_owner = NULL, lease_expires_at = NULL, updated_at = $9 \
+    WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+
+/// # Errors
+/// As [`Db::execute`]; `false` when the run was no longer this caller's.
+pub async fn cancel<D: Db>(db: &D, id: &str, owner: &str, c: &Canceled, now_ms: i64) -> Result<bool, DbError> {
+    let params = [
+        id.into(),
+        owner.into(),
+        c.response_text.as_str().into(),
+        c.prompt_tokens.into(),
+        c.response_tokens.into(),
+        c.cost_nanos.into(),
+        c.provider_latency_ms.into(),
+        c.total_latency_ms.into(),
+        now_ms.into(),
+    ];
+    Ok(db.execute(CANCEL_RUNNING, &params).await? == 1)
+}
+
 /// What an idempotent retry gets: the recorded answer (status and body, as
 /// the first request got them), or why there is none yet.
 pub async fn replay<D: Db>(
