@@ -62,6 +62,15 @@ else
 fi
 
 echo "== ui: browser journey"
+# A host started before this build embeds an older ui/dist (or none): the
+# journey then runs against a live host of its own, built with this one.
+if [ -n "${PROMPT_LEDGER_URL:-}" ] && ! node -e '
+    const want = require("fs").readFileSync("ui/dist/index.html", "utf8");
+    fetch(process.argv[1].replace(/\/$/, "") + "/").then((r) => r.text()).then((got) => process.exit(got === want ? 0 : 1), () => process.exit(1));
+' "$PROMPT_LEDGER_URL"; then
+    echo "  $PROMPT_LEDGER_URL serves another dashboard build (it started before this one); the journey starts its own live host"
+    unset PROMPT_LEDGER_URL PROMPT_LEDGER_API_KEY PROMPT_LEDGER_TEST_HOST FAKE_PROVIDER_URL
+fi
 if [ -z "${PROMPT_LEDGER_URL:-}" ]; then
     # The live host embeds ui/dist at compile time: rebuild it on the fresh build.
     cargo build --quiet -p scenarios --bin live-host

@@ -157,9 +157,13 @@ async function journey(page, server) {
   await page.getByRole("button", { name: "Render" }).click();
   await page.getByText("Let us talk about ledgers in French.").first().waitFor();
   await page.getByRole("button", { name: "Run v2" }).click();
-  const result = page.getByTestId("run-result");
+  const result = page.getByTestId("run-result").first();
   await result.getByText(/Mock response to: Hi Ada!/).waitFor();
   expect((await result.innerText()).includes("succeeded"), "the run succeeded");
+  // Two versions side by side on the same variables.
+  await page.getByLabel("Compare two versions side by side").check();
+  await page.getByRole("button", { name: "Run v1" }).click();
+  await page.getByTestId("run-result").nth(1).getByText(/Mock response to: Hello Ada, tell me about ledgers/).waitFor();
   await visit(page, "playground");
 
   // Open the execution, then its trace.
@@ -215,6 +219,29 @@ async function journey(page, server) {
   await page.getByText(`Revoked ${keyName}.`).waitFor();
   await keys.getByLabel("Show revoked keys").check();
   await keys.getByRole("row", { name: new RegExp(keyName) }).getByText(/revoked/).waitFor();
+
+  // A read key: what its scope does not allow is shown disabled.
+  await keys.getByLabel("Name").fill(`${keyName}-reader`);
+  await keys.getByLabel("Scope").selectOption("read");
+  await keys.getByRole("button", { name: "Create key" }).click();
+  await page.getByTestId("new-secret").getByText(`${keyName}-reader`).waitFor();
+  const readKey = (await page.getByTestId("new-secret").locator("code").innerText()).trim();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  expected.push(["GET", "/v1/api-keys", 403], ["POST", "/v1/prompts", 403]); // the sign-in scope probe
+  await page.getByLabel("API key").fill(readKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const create = page.getByRole("button", { name: "New prompt" });
+  await create.waitFor();
+  expect(await create.isDisabled(), "a read key cannot create prompts");
+  expect((await create.getAttribute("title"))?.includes("write scope"), "the disabled button says why");
+  await page.getByRole("link", { name: "Admin", exact: true }).click();
+  await page.getByText(/scope is read/).waitFor();
+  expect(await page.getByRole("button", { name: "Create key" }).isDisabled(), "a read key cannot create keys");
+  await visit(page, "admin-read-key");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("API key").fill(server.apiKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Prompts" }).waitFor();
 
   // The same pages in dark mode and on a narrow screen (screenshots only, plus axe on one).
   await page.setViewportSize({ width: 390, height: 844 });
