@@ -130,8 +130,8 @@ pub fn parse_json_value(body: &[u8]) -> ApiResult<serde_json::Value> {
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     reject_nul(body)?;
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -141,7 +141,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
             }
             _ => ApiError::bad_request(format!("malformed JSON body: {inner}")),
         }
-    })
+    })?;
+    // Only whitespace may follow the value.
+    de.end().map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+    Ok(value)
 }
 
 /// PostgreSQL cannot store U+0000 in text or jsonb, so no backend accepts
@@ -228,6 +231,17 @@ mod tests {
         assert_eq!(field(&e).as_deref(), Some("[0]"));
         // An escaped backslash before `u0000` is four ordinary characters.
         assert!(parse_json::<serde_json::Value>(br#"{"a": "\\u0000"}"#).is_ok());
+    }
+
+    /// Found by the hostile-input tests: a body with something after its
+    /// value was accepted (the typed parse never checked the end).
+    #[test]
+    fn nothing_but_whitespace_may_follow_the_body() {
+        for body in [&b"{\"name\": \"a\"} x"[..], b"{\"name\": \"a\"}{}", b"{\"name\": \"a\"}\0"] {
+            assert_eq!(parse_json::<Body>(body).unwrap_err().status, 400);
+            assert_eq!(parse_json_value(body).unwrap_err().status, 400);
+        }
+        assert!(parse_json::<Body>(b" {\"name\": \"a\"}\r\n\t ").is_ok());
     }
 
     #[test]

@@ -15,6 +15,12 @@ pub const RECURSION_LIMIT: usize = 100;
 /// Largest rendered output (all messages of a chat prompt together).
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
+/// Most operators, filters, attribute lookups, subscripts and calls one tag
+/// may hold. minijinja builds such a chain in a loop but walks the tree it
+/// makes recursively, so a long one overflows the stack (500 chained calls
+/// do on a 1 MiB stack) instead of failing; no prompt comes near this.
+pub const MAX_CHAIN: usize = 200;
+
 /// Names the engine provides (or sets inside macros and loops) that are not
 /// variables a caller supplies.
 const ENGINE_NAMES: &[&str] = &["loop", "self", "super", "caller", "varargs", "kwargs"];
@@ -55,6 +61,13 @@ pub struct SyntaxError {
 /// # Errors
 /// The first syntax error, with its position when known.
 pub fn declared_variables(source: &str) -> Result<Vec<String>, SyntaxError> {
+    if let Some(offset) = overlong_tag(source) {
+        return Err(SyntaxError {
+            message: chain_message(),
+            line: Some(source[..offset].matches('\n').count() + 1),
+            column: Some(column_of(source, offset)),
+        });
+    }
     ENV.with(|env| {
         let template = env.template_from_str(source).map_err(|e| SyntaxError {
             message: e.detail().map_or_else(|| e.kind().to_string(), str::to_owned),
@@ -70,6 +83,69 @@ pub fn declared_variables(source: &str) -> Result<Vec<String>, SyntaxError> {
         names.sort();
         Ok(names)
     })
+}
+
+fn chain_message() -> String {
+    format!("a tag chains more than {MAX_CHAIN} operators, filters, attribute lookups or calls")
+}
+
+/// The byte offset of the first tag holding more than [`MAX_CHAIN`] chain
+/// links (an upper bound on the depth of the tree it parses to). Strings,
+/// comments and `raw` blocks hold none.
+fn overlong_tag(source: &str) -> Option<usize> {
+    let b = source.as_bytes();
+    let find = |from: usize, needle: &[u8]| b.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|at| from + at);
+    let mut i = 0;
+    while let Some(start) = find(i, b"{") {
+        let close: &[u8] = match b.get(start + 1) {
+            Some(b'{') => b"}}",
+            Some(b'%') => b"%}",
+            Some(b'#') => {
+                i = find(start + 2, b"#}")? + 2;
+                continue;
+            }
+            _ => {
+                i = start + 1;
+                continue;
+            }
+        };
+        let (mut j, mut links) = (start + 2, 0);
+        while !b[j..].starts_with(close) {
+            let c = *b.get(j)?;
+            match c {
+                b'"' | b'\'' => {
+                    j += 1;
+                    while *b.get(j)? != c {
+                        j += if b[j] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'|' | b'[' | b'(' | b'+' | b'-' | b'*' | b'/' | b'%' | b'~' | b'<' | b'>' | b'=' | b'!' => links += 1,
+                b'.' if b.get(j + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_') => links += 1,
+                c if c.is_ascii_alphabetic() || c == b'_' => {
+                    let word = j;
+                    while b.get(j + 1).is_some_and(|n| n.is_ascii_alphanumeric() || *n == b'_') {
+                        j += 1;
+                    }
+                    let word = &b[word..=j];
+                    if matches!(word, b"and" | b"or" | b"not" | b"is" | b"in" | b"if") {
+                        links += 1;
+                    }
+                    if close == b"%}" && word == b"raw" {
+                        // The block's text runs to `endraw` and holds no tags.
+                        j = find(j, b"endraw")?;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        if links > MAX_CHAIN {
+            return Some(start);
+        }
+        i = j + 2;
+    }
+    None
 }
 
 /// 1-based column (in characters) of a byte offset.
@@ -95,6 +171,9 @@ pub enum RenderError {
 /// # Errors
 /// See [`RenderError`].
 pub fn render(source: &str, context: &Value, budget: &mut usize) -> Result<String, RenderError> {
+    if overlong_tag(source).is_some() {
+        return Err(RenderError::Limit { message: chain_message() });
+    }
     ENV.with(|env| {
         let template = env
             .template_from_str(source)
@@ -208,6 +287,29 @@ mod tests {
             }
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// Found by the hostile-input tests: each of these overflowed the stack
+    /// in minijinja (500 chained calls do on a 1 MiB stack).
+    #[test]
+    fn long_chains_are_refused_before_they_overflow_the_stack() {
+        for link in ["|upper", "+1", ".a", "()", "[0]", " and x", " ~ 'a'"] {
+            let source = format!("Hi\n{{{{ x{} }}}}", link.repeat(100_000));
+            let e = declared_variables(&source).unwrap_err();
+            assert_eq!((e.line, e.column), (Some(2), Some(1)), "{link}: {e:?}");
+            assert!(e.message.contains("chains more than"), "{e:?}");
+            assert!(matches!(render_str(&source, serde_json::json!({ "x": "a" })), Err(RenderError::Limit { .. })));
+            // A statement tag is held to the same limit; a chain at the limit is fine.
+            assert!(declared_variables(&format!("{{% set y = x{} %}}", link.repeat(MAX_CHAIN + 1))).is_err());
+            let at_limit = format!("{{{{ x{} }}}}", link.repeat(MAX_CHAIN / 2));
+            assert!(declared_variables(&at_limit).is_ok(), "{link}");
+        }
+        // Strings, comments and raw blocks hold no links.
+        let quoted = format!("{{{{ '{}' }}}}{{# {} #}}{{% raw %}}{{{{ {} }}}}{{% endraw %}}", "|".repeat(1000), "|".repeat(1000), "|".repeat(1000));
+        assert_eq!(render_str(&quoted, serde_json::json!({})).unwrap().len(), 1000 + 1006);
+        // Long conditions of the kind real templates have still parse.
+        let condition = (0..60).map(|i| format!("x == {i}")).collect::<Vec<_>>().join(" or ");
+        assert!(declared_variables(&format!("{{% if {condition} %}}y{{% endif %}}")).is_ok());
     }
 
     #[test]
