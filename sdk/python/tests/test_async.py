@@ -116,7 +116,7 @@ def test_async_cache_refreshes_in_the_background(live: Live, proxy: Proxy, name:
             await asyncio.sleep(0.25)
             started = time.perf_counter()
             assert (await ledger.get_prompt(n)).template == "two"  # the server is gone: still served
-            assert time.perf_counter() - started < 0.1
+            assert time.perf_counter() - started < 0.5
             await ledger.wait_for_refreshes()
             assert (await ledger.get_prompt(n, fallback="fb")).template == "two"
             cold = await ledger.get_prompt(name("cold"), fallback="fb {{ a }}")

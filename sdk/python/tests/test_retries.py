@@ -73,7 +73,7 @@ def test_429_waits_for_retry_after_then_succeeds() -> None:
         result = ledger.execute("p", model="mock-1")
     assert result.response_text == "ok" and len(script.requests) == 2
     waited = script.times[1] - script.times[0]
-    assert 1.0 <= waited < 1.5 and time.monotonic() - started < 2
+    assert 1.0 <= waited < 3 and time.monotonic() - started < 4
     keys = {r.headers["idempotency-key"] for r in script.requests}
     assert len(keys) == 1  # one key for the logical call, reused by its retry
     assert json.loads(script.requests[0].content) == json.loads(script.requests[1].content)
@@ -87,7 +87,7 @@ def test_503_backs_off_exponentially_then_gives_up() -> None:
     gaps = [b - a for a, b in zip(script.times, script.times[1:], strict=False)]
     for n, gap in enumerate(gaps):
         step = INITIAL_DELAY * 2**n
-        assert step / 2 - 0.02 <= gap <= step + 0.1, (n, gap)
+        assert step / 2 - 0.02 <= gap <= step + 0.3, (n, gap)
 
 
 def test_rate_limit_error_after_the_last_retry() -> None:
