@@ -300,6 +300,55 @@ def test_streaming_with_both_sdks():
     assert final.stop_reason == "tool_use" and final.content[0].input == {"query": "define"}, final
 
 
+def test_streams_are_relayed_as_they_arrive_and_hang_ups_recorded():
+    import time
+
+    # The fake sends a word every 250 ms: the first reaches us long before the last.
+    model = f"drip-250-{unique('relay')}"
+    started = time.monotonic()
+    arrivals = []
+    for chunk in oai.chat.completions.create(
+        model=f"openai/{model}", messages=[{"role": "user", "content": "a b c d"}], stream=True
+    ):
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic() - started)
+    assert len(arrivals) == 5 and arrivals[-1] - arrivals[0] >= 0.75, arrivals
+
+    # The same through the Messages API from an OpenAI model, translated on the fly.
+    model = f"drip-250-{unique('relay')}"
+    started = time.monotonic()
+    arrivals = []
+    with ant.messages.stream(
+        model=f"openai/{model}", max_tokens=20, messages=[{"role": "user", "content": "a b c"}]
+    ) as stream:
+        for _ in stream.text_stream:
+            arrivals.append(time.monotonic() - started)
+    assert len(arrivals) == 4 and arrivals[-1] - arrivals[0] >= 0.5, arrivals
+
+    # Hanging up mid-stream leaves a canceled run with the output received.
+    model = f"drip-300-{unique('hangup')}"
+    raw = oai.chat.completions.with_raw_response.create(
+        model=f"openai/{model}", messages=[{"role": "user", "content": "a b c d e f"}], stream=True
+    )
+    execution_id = raw.headers["promptledger-execution-id"]
+    stream = raw.parse()
+    received = ""
+    for chunk in stream:
+        received += (chunk.choices[0].delta.content or "") if chunk.choices else ""
+        if len(received) > 6:
+            break
+    stream.close()
+    deadline = time.monotonic() + 10
+    while True:
+        e = execution(execution_id)
+        if e["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert e["status"] == "canceled" and e["error"]["type"] == "client_disconnected", e
+    assert e["response_text"].startswith("echo:") and len(e["response_text"]) < len("echo: a b c d e f"), e
+    assert calls(model) == 1
+
+
 def main():
     tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
     failed = []

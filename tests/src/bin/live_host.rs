@@ -114,8 +114,8 @@ async fn main() -> std::process::ExitCode {
 }
 
 /// A request handed from the (multi-task) HTTP server to the thread-local
-/// ledger, and the way back.
-type Exchange = (http::Request<Vec<u8>>, oneshot::Sender<http::Response<Vec<u8>>>);
+/// ledger, and the way back (a streamed body arrives through its channel).
+type Exchange = (http::Request<Vec<u8>>, oneshot::Sender<http::Response<axum::body::Body>>);
 
 async fn forward(State(sender): State<mpsc::Sender<Exchange>>, request: Request) -> Response {
     // The dashboard's files, as the `ui` component serves them under Spin.
@@ -134,10 +134,7 @@ async fn forward(State(sender): State<mpsc::Sender<Exchange>>, request: Request)
     if sender.send((http::Request::from_parts(parts, body.to_vec()), reply)).await.is_err() {
         return unavailable();
     }
-    match answer.await {
-        Ok(response) => response.map(axum::body::Body::from),
-        Err(_) => unavailable(),
-    }
+    answer.await.unwrap_or_else(|_| unavailable())
 }
 
 /// Each request on its own replica of the host, as Spin gives each request
@@ -146,7 +143,29 @@ async fn answer(host: NativeHost, mut requests: mpsc::Receiver<Exchange>) {
     while let Some((request, reply)) = requests.recv().await {
         let replica = host.fork();
         tokio::task::spawn_local(async move {
-            let _ = reply.send(ledger::handle(&replica, request).await);
+            match ledger::gateway::handle_streaming(&replica, request).await {
+                ledger::gateway::Reply::Full(response) => {
+                    let _ = reply.send(response.map(axum::body::Body::from));
+                }
+                // Events go out as the relay produces them; a client that
+                // hangs up drops the body, and the relay records the run canceled.
+                ledger::gateway::Reply::Events(parts, mut relay) => {
+                    let (chunks, body) = mpsc::channel::<Vec<u8>>(8);
+                    let body = futures::stream::unfold(body, |mut body| async move {
+                        body.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), body))
+                    });
+                    if reply.send(http::Response::from_parts(parts, axum::body::Body::from_stream(body))).is_err() {
+                        relay.abort().await;
+                        return;
+                    }
+                    while let Some(chunk) = relay.next().await {
+                        if chunks.send(chunk).await.is_err() {
+                            relay.abort().await;
+                            return;
+                        }
+                    }
+                }
+            }
         });
     }
 }
