@@ -28,6 +28,7 @@ function expect(cond, message) {
 }
 
 async function main() {
+  rmSync(shots, { recursive: true, force: true }); // this run's screenshots only
   mkdirSync(shots, { recursive: true });
   const server = await startServer(root);
   const profile = mkdtempSync(join(tmpdir(), "promptledger-chromium-"));
@@ -176,6 +177,33 @@ async function journey(page, server) {
   await page.locator(".wf-bar").first().waitFor();
   await page.getByRole("link", { name: `${name} v2` }).waitFor();
   await visit(page, "trace");
+
+  // A client's trace: nested spans, an error and an orphan on the waterfall.
+  const traceId = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const t0 = Date.now() - 5000;
+  const at = (ms) => new Date(t0 + ms).toISOString();
+  const ingest = await fetch(`${server.url}/v1/traces`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": server.apiKey },
+    body: JSON.stringify({
+      trace_id: traceId,
+      service_name: "journey-agent",
+      spans: [
+        { span_id: "a000000000000001", name: "agent.run", started_at: at(0), ended_at: at(120), status: "ok", span_type: "agent" },
+        { span_id: "a000000000000002", parent_span_id: "a000000000000001", name: "retrieve", started_at: at(5), ended_at: at(40), status: "ok", input: { query: "ledgers" } },
+        { span_id: "a000000000000003", parent_span_id: "a000000000000001", name: "llm.call", started_at: at(45), ended_at: at(110), status: "error", attributes: { "error.type": "timeout" } },
+        { span_id: "a000000000000004", parent_span_id: "ffffffffffffffff", name: "late.callback", started_at: at(60), ended_at: at(70), status: "ok" },
+      ],
+    }),
+  });
+  expect(ingest.ok, `the trace was ingested (HTTP ${ingest.status}: ${await ingest.clone().text()})`);
+  await page.goto(`/traces/${traceId}`);
+  await page.locator(".wf-row").nth(3).waitFor();
+  expect((await page.locator(".wf-row.is-error").count()) === 1, "the failed span is highlighted");
+  await page.locator(".wf-row").filter({ hasText: "orphan" }).waitFor();
+  await page.locator(".wf-row").filter({ hasText: "llm.call" }).click();
+  await page.getByRole("heading", { name: /llm\.call/ }).waitFor();
+  await visit(page, "trace-waterfall");
 
   // The lists.
   await page.getByRole("link", { name: "Executions", exact: true }).click();

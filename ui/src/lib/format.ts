@@ -35,6 +35,7 @@ export function formatRelative(value: string | number | null | undefined, now: n
 /** Milliseconds: `850 ms`, `1.25 s`, `2 min 5 s`. */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return missing;
+  if (ms === 0) return "0 ms";
   if (ms < 1) return `${ms.toFixed(2)} ms`;
   if (ms < 10) return `${ms.toFixed(1).replace(/\.0$/, "")} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;

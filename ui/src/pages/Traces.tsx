@@ -132,7 +132,7 @@ function Waterfall({ trace }: { trace: Schemas["Trace"] }) {
       />
       <p class="muted">
         {trace.span_count} spans · {formatDuration(trace.duration_ms)} · started {formatTime(trace.started_at)}
-        {trace.orphan_count > 0 && ` · ${trace.orphan_count} orphan spans (their parent never arrived)`}
+        {trace.orphan_count > 0 && ` · ${trace.orphan_count} orphan span${trace.orphan_count === 1 ? "" : "s"} (the parent never arrived)`}
         {trace.truncated && " · truncated"}
       </p>
       <div class="card waterfall" role="region" aria-label="Waterfall">
