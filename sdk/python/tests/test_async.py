@@ -14,6 +14,7 @@ from conftest import Live, Proxy
 from prompt_ledger import (
     AsyncExecutionHandle,
     AsyncPromptLedger,
+    ConflictError,
     Execution,
     NotFoundError,
     PromptVersion,
@@ -75,8 +76,15 @@ def test_async_mode_wait_cancel_and_lists(live: Live, name: Name) -> None:
             done = await handle.wait(timeout=30)
             assert done.status == "succeeded" and done.response_text == "Mock response to: q 1"
 
-            queued = await ledger.execute(n, {"i": 2}, "mock-1", mode="async")
-            assert (await queued.cancel()).status == "canceled"
+            for _ in range(3):  # the beat may claim a run before the cancel reaches it
+                queued = await ledger.execute(n, {"i": 2}, "mock-1", mode="async")
+                try:
+                    assert (await queued.cancel()).status == "canceled"
+                    break
+                except ConflictError:
+                    continue
+            else:
+                pytest.fail("no run stayed queued long enough to cancel")
 
             correlation = uuid.uuid4().hex
             runs = await asyncio.gather(
@@ -92,7 +100,7 @@ def test_async_mode_wait_cancel_and_lists(live: Live, name: Name) -> None:
                 async for p in ledger.list_executions(correlation_id=correlation, page_size=3).pages()
             ]
             assert pages == [3, 3, 2]
-            assert len(await ledger.list_executions(prompt=n).to_list()) == 10
+            assert len(await ledger.list_executions(prompt=n).to_list()) >= 10
 
     run(main())
 
