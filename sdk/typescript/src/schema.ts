@@ -118,14 +118,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** One API key with its limits and usage (admin) */
+        get: operations["getApiKey"];
         put?: never;
         post?: never;
         /** Revoke an API key (admin) */
         delete: operations["revokeApiKey"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Set a key's rate limit and monthly budget (admin); takes effect at once */
+        patch: operations["setApiKeyLimits"];
         trace?: never;
     };
     "/v1/chat/completions": {
@@ -665,7 +667,11 @@ export interface components {
             id: string;
             /** @description The first characters of the secret, to tell keys apart. */
             key_prefix: string;
+            /** @description Spend limit per calendar month (UTC), in USD, from the recorded cost of the key's executions. Null: no limit. */
+            monthly_budget_usd: number | null;
             name: string;
+            /** @description Requests per minute this key may make (fixed, aligned minutes; counted across replicas). Null: no limit. */
+            rate_limit_per_minute: number | null;
             /** Format: date-time */
             revoked_at: string | null;
             /** @enum {string} */
@@ -679,11 +685,44 @@ export interface components {
             key: string;
             /** @description The first characters of the secret, to tell keys apart. */
             key_prefix: string;
+            /** @description Spend limit per calendar month (UTC), in USD, from the recorded cost of the key's executions. Null: no limit. */
+            monthly_budget_usd: number | null;
             name: string;
+            /** @description Requests per minute this key may make (fixed, aligned minutes; counted across replicas). Null: no limit. */
+            rate_limit_per_minute: number | null;
             /** Format: date-time */
             revoked_at: string | null;
             /** @enum {string} */
             scope: "read" | "write" | "admin";
+        };
+        ApiKeyDetail: {
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** @description The first characters of the secret, to tell keys apart. */
+            key_prefix: string;
+            /** @description Spend limit per calendar month (UTC), in USD, from the recorded cost of the key's executions. Null: no limit. */
+            monthly_budget_usd: number | null;
+            name: string;
+            /** @description Requests per minute this key may make (fixed, aligned minutes; counted across replicas). Null: no limit. */
+            rate_limit_per_minute: number | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** @enum {string} */
+            scope: "read" | "write" | "admin";
+            usage: {
+                /** @description Requests counted in the current minute. */
+                requests_this_minute: number;
+                /** @description Recorded cost of the key's executions this calendar month. */
+                spent_this_month_usd: number;
+            };
+        };
+        /** @description A change of limits: a field left out keeps its value, null removes the limit. */
+        ApiKeyLimits: {
+            /** @description Spend limit per calendar month (UTC), in USD, from the recorded cost of the key's executions. Null: no limit. */
+            monthly_budget_usd?: number | null;
+            /** @description Requests per minute this key may make (fixed, aligned minutes; counted across replicas). Null: no limit. */
+            rate_limit_per_minute?: number | null;
         };
         ApiKeyList: {
             data: components["schemas"]["ApiKey"][];
@@ -782,18 +821,21 @@ export interface components {
         };
         ChatMessage: {
             content: string;
-            role: string;
+            /** @enum {string} */
+            role: "system" | "user" | "assistant";
         };
         CreateApiKey: {
+            /** @description Spend limit per calendar month (UTC), in USD, from the recorded cost of the key's executions. Null: no limit. */
+            monthly_budget_usd?: number | null;
             name: string;
+            /** @description Requests per minute this key may make (fixed, aligned minutes; counted across replicas). Null: no limit. */
+            rate_limit_per_minute?: number | null;
             /** @enum {string} */
             scope: "read" | "write" | "admin";
         };
         /** @description A new prompt; with `template` or `messages` its first version is created and activated. */
         CreatePrompt: {
-            config?: {
-                [key: string]: unknown;
-            } | null;
+            config?: components["schemas"]["VersionConfig"] | null;
             created_by?: string | null;
             description?: string;
             messages?: components["schemas"]["ChatMessage"][] | null;
@@ -806,9 +848,7 @@ export interface components {
         };
         /** @description Exactly one of `template` or `messages`. A body with the checksum of an existing version returns that version (200). */
         CreateVersion: {
-            config?: {
-                [key: string]: unknown;
-            } | null;
+            config?: components["schemas"]["VersionConfig"] | null;
             created_by?: string | null;
             message?: string | null;
             messages?: components["schemas"]["ChatMessage"][] | null;
@@ -869,8 +909,10 @@ export interface components {
                 version: number;
                 version_id: string | null;
             } | null;
-            /** @description The rendered text, or the rendered chat messages. */
-            rendered_prompt: string | components["schemas"]["ChatMessage"][] | null;
+            /** @description The rendered text, the rendered chat messages, or (gateway runs) the messages as sent. */
+            rendered_prompt: string | components["schemas"]["ChatMessage"][] | {
+                [key: string]: unknown;
+            }[] | null;
             response_text: string | null;
             span_id: string | null;
             /** Format: date-time */
@@ -934,8 +976,10 @@ export interface components {
                 version: number;
                 version_id: string | null;
             } | null;
-            /** @description The rendered text, or the rendered chat messages. */
-            rendered_prompt: string | components["schemas"]["ChatMessage"][] | null;
+            /** @description The rendered text, the rendered chat messages, or (gateway runs) the messages as sent. */
+            rendered_prompt: string | components["schemas"]["ChatMessage"][] | {
+                [key: string]: unknown;
+            }[] | null;
             response_text: string | null;
             span: components["schemas"]["ExecutionSpan"] | null;
             span_id: string | null;
@@ -1332,9 +1376,7 @@ export interface components {
         };
         RegisterRequest: {
             prompts: {
-                config?: {
-                    [key: string]: unknown;
-                } | null;
+                config?: components["schemas"]["VersionConfig"] | null;
                 messages?: components["schemas"]["ChatMessage"][] | null;
                 name: string;
                 /** @description A Jinja (minijinja) template; strict about undefined variables. */
@@ -1379,9 +1421,7 @@ export interface components {
         };
         /** @description `rendered` for text prompts, `messages` for chat prompts. */
         RenderResult: {
-            config: {
-                [key: string]: unknown;
-            };
+            config: components["schemas"]["VersionConfig"];
             /** @enum {string} */
             kind: "text" | "chat";
             messages?: components["schemas"]["ChatMessage"][];
@@ -1565,9 +1605,7 @@ export interface components {
             /** Format: date-time */
             activated_at: string | null;
             checksum_hash: string;
-            config: {
-                [key: string]: unknown;
-            };
+            config: components["schemas"]["VersionConfig"];
             /** Format: date-time */
             created_at: string;
             created_by: string | null;
@@ -1584,15 +1622,19 @@ export interface components {
             variables: string[];
             version: number;
         };
+        /** @description Defaults for runs of this version: model, provider and provider parameters. */
+        VersionConfig: {
+            model?: string;
+            params?: {
+                [key: string]: unknown;
+            };
+            provider?: string;
+        };
         VersionDiff: {
             body_changed: boolean;
             config_changed: boolean;
-            config_from: {
-                [key: string]: unknown;
-            };
-            config_to: {
-                [key: string]: unknown;
-            };
+            config_from: components["schemas"]["VersionConfig"];
+            config_to: components["schemas"]["VersionConfig"];
             /** @description Unified diff of the bodies. */
             diff: string;
             from: {
@@ -1620,9 +1662,7 @@ export interface components {
             /** Format: date-time */
             activated_at: string | null;
             checksum_hash: string;
-            config: {
-                [key: string]: unknown;
-            };
+            config: components["schemas"]["VersionConfig"];
             /** Format: date-time */
             created_at: string;
             created_by: string | null;
@@ -1696,6 +1736,17 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The key's rate limit (`rate_limited`, with `Retry-After` and the IETF `RateLimit` / `RateLimit-Policy` headers) or its monthly budget (`budget_exceeded`, with `Retry-After` until the month renews) is reached. */
+        TooManyRequests: {
+            headers: {
+                /** @description Seconds to wait. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description No valid API key. */
         Unauthorized: {
             headers: {
@@ -1744,6 +1795,8 @@ export type SchemaAnalyticsSummary = components['schemas']['AnalyticsSummary'];
 export type SchemaAnthropicError = components['schemas']['AnthropicError'];
 export type SchemaApiKey = components['schemas']['ApiKey'];
 export type SchemaApiKeyCreated = components['schemas']['ApiKeyCreated'];
+export type SchemaApiKeyDetail = components['schemas']['ApiKeyDetail'];
+export type SchemaApiKeyLimits = components['schemas']['ApiKeyLimits'];
 export type SchemaApiKeyList = components['schemas']['ApiKeyList'];
 export type SchemaBeatReport = components['schemas']['BeatReport'];
 export type SchemaChatCompletion = components['schemas']['ChatCompletion'];
@@ -1794,6 +1847,7 @@ export type SchemaTraceSummary = components['schemas']['TraceSummary'];
 export type SchemaTraceTree = components['schemas']['TraceTree'];
 export type SchemaUpdatePrompt = components['schemas']['UpdatePrompt'];
 export type SchemaVersion = components['schemas']['Version'];
+export type SchemaVersionConfig = components['schemas']['VersionConfig'];
 export type SchemaVersionDiff = components['schemas']['VersionDiff'];
 export type SchemaVersionList = components['schemas']['VersionList'];
 export type SchemaVersionWithLabels = components['schemas']['VersionWithLabels'];
@@ -1803,6 +1857,7 @@ export type ResponseForbidden = components['responses']['Forbidden'];
 export type ResponseInvalid = components['responses']['Invalid'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
+export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseUnavailable = components['responses']['Unavailable'];
 export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
@@ -1845,6 +1900,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             /** @description The provider failed; the failed execution is in `details.execution`. */
             502: {
                 headers: {
@@ -1971,6 +2027,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2000,6 +2057,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2026,6 +2084,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2064,6 +2123,34 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyDetail"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2092,6 +2179,48 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setApiKeyLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "rate_limit_per_minute": 600,
+                 *       "monthly_budget_usd": 50
+                 *     }
+                 */
+                "application/json": components["schemas"]["ApiKeyLimits"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2127,7 +2256,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatCompletion"];
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        data: string;
+                        event?: string;
+                        id?: string;
+                    };
                 };
             };
             /** @description Invalid request, or the provider refused it. */
@@ -2263,6 +2396,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2323,6 +2457,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             /** @description The provider failed; the failed execution is in `details.execution`. */
             502: {
                 headers: {
@@ -2368,6 +2503,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2396,6 +2532,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2420,6 +2557,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2455,7 +2593,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        data: string;
+                        event?: string;
+                        id?: string;
+                    };
                 };
             };
             /** @description Invalid request, or the provider refused it. */
@@ -2571,6 +2713,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2599,6 +2742,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2640,6 +2784,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2673,6 +2818,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2713,6 +2859,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2755,6 +2902,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2782,6 +2930,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2817,6 +2966,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2845,6 +2995,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2879,6 +3030,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2907,6 +3059,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2937,6 +3090,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2964,6 +3118,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2992,6 +3147,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3033,6 +3189,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3062,6 +3219,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3093,6 +3251,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3137,6 +3296,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3165,6 +3325,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3194,6 +3355,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3242,6 +3404,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3277,6 +3440,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -3365,6 +3529,7 @@ export interface operations {
                     "application/x-protobuf": string;
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             /** @description A dependency (the database) is unavailable; retry after `Retry-After`. */
             503: {
                 headers: {
@@ -3402,6 +3567,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
