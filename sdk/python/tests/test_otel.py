@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from conftest import Live
-from prompt_ledger import PromptLedger, configure_otel_exporter, current_trace_headers
+from prompt_ledger import PromptLedger, configure_otel_exporter, current_trace_headers, otel
 
 otel_sdk = pytest.importorskip("opentelemetry.sdk.trace")
 
@@ -26,8 +26,11 @@ def hex_ids(span: object) -> tuple[str, str]:
 
 def test_no_context_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert current_trace_headers() == {}
-    monkeypatch.setitem(sys.modules, "opentelemetry", None)  # as if it were not installed
-    assert current_trace_headers() == {}
+    # As if OpenTelemetry were not installed:
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    monkeypatch.setattr(otel, "_propagate", None)
+    monkeypatch.setattr(otel, "_looked", False)
+    assert current_trace_headers() == {} and not otel.otel_available()
 
 
 def test_execute_joins_the_current_trace(ledger: PromptLedger, name: Name) -> None:

@@ -465,4 +465,5 @@ def health() -> Op[dict[str, Any]]:
     def parse(raw: Any) -> dict[str, Any]:
         return dict(raw) if isinstance(raw, dict) else {"body": raw}
 
-    return Op("GET", "/health", parse)
+    # A health check reports the state now: no retries.
+    return Op("GET", "/health", parse, max_retries=0)

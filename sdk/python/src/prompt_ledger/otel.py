@@ -24,19 +24,31 @@ __all__ = ["configure_otel_exporter", "current_trace_headers", "otel_available"]
 _FORWARDED = ("traceparent", "tracestate")
 
 
+_propagate: Any = None
+_looked = False
+
+
+def _propagator() -> Any:
+    """``opentelemetry.propagate``, imported once; ``None`` when not installed."""
+    global _propagate, _looked
+    if not _looked:
+        module: Any
+        try:
+            from opentelemetry import propagate as module
+        except ImportError:
+            module = None
+        _propagate, _looked = module, True
+    return _propagate
+
+
 def otel_available() -> bool:
-    try:
-        import opentelemetry.propagate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _propagator() is not None
 
 
 def current_trace_headers() -> dict[str, str]:
     """``traceparent``/``tracestate`` for the current OpenTelemetry context; ``{}`` without one."""
-    try:
-        from opentelemetry import propagate
-    except ImportError:
+    propagate = _propagator()
+    if propagate is None:
         return {}
     carrier: dict[str, str] = {}
     try:
