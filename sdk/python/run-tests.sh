@@ -53,6 +53,8 @@ check() {
 check "ruff check" "$venv/bin/ruff" check src tests bench.py
 check "ruff format --check" "$venv/bin/ruff" format --check src tests bench.py
 check "mypy --strict" "$venv/bin/mypy" --strict src
+# The installed package's types (py.typed) as an application's checker sees them.
+check "mypy --strict (public types)" "$venv/bin/mypy" --strict tests/typing_usage.py
 
 # ---- the server ----
 if [[ -z "${PROMPT_LEDGER_URL:-}" ]]; then
