@@ -10,26 +10,75 @@ pub use db::SpinDb;
 pub use host::{SpinHost, SpinKv, SpinQueue};
 pub use outbound::SpinHttp;
 
+use std::convert::Infallible;
+
 use bytes::Bytes;
-use http_body_util::Full;
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use http_body::Frame;
+use http_body_util::{Either, Full, StreamBody};
 use ledger::api::request::MAX_BODY_BYTES;
 use ledger::error::ApiError;
 use spin_sdk::http::body::IncomingBodyExt;
 
+/// A response body: whole, or the gateway's event stream as it is produced.
+pub type Body = Either<Full<Bytes>, StreamBody<futures::stream::Map<mpsc::Receiver<Vec<u8>>, ChunkToFrame>>>;
+
+type ChunkToFrame = fn(Vec<u8>) -> Result<Frame<Bytes>, Infallible>;
+
+fn frame(chunk: Vec<u8>) -> Result<Frame<Bytes>, Infallible> {
+    Ok(Frame::data(Bytes::from(chunk)))
+}
+
+fn whole(response: ledger::api::response::Response) -> http::Response<Body> {
+    response.map(|body| Either::Left(Full::new(Bytes::from(body))))
+}
+
 /// The whole life of an HTTP request: read the body (bounded), build the
 /// host from Spin variables, hand over to the core.
-pub async fn serve(req: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
-    let response = match read(req).await {
-        Ok(req) => match SpinHost::from_variables().await {
-            Ok(host) => ledger::handle(&host, req).await,
-            Err(e) => {
-                eprintln!("configuration error: {e}");
-                ledger::api::response::error(&ApiError::unavailable(format!("configuration error: {e}")))
-            }
-        },
-        Err(e) => ledger::api::response::error(&e),
+pub async fn serve(req: spin_sdk::http::Request) -> http::Response<Body> {
+    let req = match read(req).await {
+        Ok(req) => req,
+        Err(e) => return whole(ledger::api::response::error(&e)),
     };
-    response.map(|body| Full::new(Bytes::from(body)))
+    let host = match SpinHost::from_variables().await {
+        Ok(host) => host,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return whole(ledger::api::response::error(&ApiError::unavailable(format!("configuration error: {e}"))));
+        }
+    };
+    if ledger::gateway::call_of(&req).is_none() {
+        return whole(ledger::handle(&host, req).await);
+    }
+    // A gateway call may answer with events: it runs in a task that owns the
+    // host, so the body can be written after this function has returned.
+    let (head, answer) = futures::channel::oneshot::channel();
+    spin_sdk::wasip3::spawn(async move {
+        match ledger::gateway::handle_streaming(&host, req).await {
+            ledger::gateway::Reply::Full(response) => {
+                let _ = head.send(whole(response));
+            }
+            ledger::gateway::Reply::Events(parts, mut relay) => {
+                let (mut chunks, body) = mpsc::channel::<Vec<u8>>(8);
+                let body = Either::Right(StreamBody::new(body.map(frame as ChunkToFrame)));
+                if head.send(http::Response::from_parts(parts, body)).is_err() {
+                    relay.abort().await;
+                    return;
+                }
+                // A client that hangs up drops the body: the run is recorded canceled.
+                while let Some(chunk) = relay.next().await {
+                    if chunks.send(chunk).await.is_err() {
+                        relay.abort().await;
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    answer.await.unwrap_or_else(|_| {
+        whole(ledger::api::response::error(&ApiError::internal("the gateway call ended without an answer")))
+    })
 }
 
 async fn read(req: spin_sdk::http::Request) -> Result<http::Request<Vec<u8>>, ApiError> {

@@ -87,17 +87,21 @@ pub async fn serve<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Response {
 /// a gateway request with `stream: true` comes back as a head and the
 /// [`stream::Relay`] of its events; every other request as `handle` answers it.
 pub async fn handle_streaming<'a, H: Host>(host: &'a H, req: http::Request<Vec<u8>>) -> Reply<'a, H> {
-    let api = match req.uri().path().trim_end_matches('/') {
-        "/v1/chat/completions" => Some(Api::OpenAi),
-        "/v1/messages" => Some(Api::Anthropic),
-        _ => None,
-    };
-    match api {
-        Some(api) if req.method() == http::Method::POST && req.body().len() <= crate::api::request::MAX_BODY_BYTES => {
-            serve_streaming(host, &ApiRequest::from_http(req), api).await
-        }
-        _ => Reply::Full(crate::api::handle(host, req).await),
+    match call_of(&req) {
+        Some(api) => serve_streaming(host, &ApiRequest::from_http(req), api).await,
+        None => Reply::Full(crate::api::handle(host, req).await),
     }
+}
+
+/// The API of a gateway call (a POST to one of its routes, within the size
+/// limit): the requests whose answer may be an event stream.
+pub fn call_of(req: &http::Request<Vec<u8>>) -> Option<Api> {
+    let api = match req.uri().path().trim_end_matches('/') {
+        "/v1/chat/completions" => Api::OpenAi,
+        "/v1/messages" => Api::Anthropic,
+        _ => return None,
+    };
+    (req.method() == http::Method::POST && req.body().len() <= crate::api::request::MAX_BODY_BYTES).then_some(api)
 }
 
 /// What a gateway request gets: a whole response, or the head of an event
