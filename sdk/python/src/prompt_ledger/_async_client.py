@@ -82,27 +82,27 @@ class AsyncPromptLedger(BaseClient):
     # ---- transport ----
 
     async def _send(self, op: ops.Op[ops.T]) -> ops.T:
-        retries = self.retries_for(op)
+        retries = self._retries_for(op)
         attempt = 0
         while True:
-            request = self.build_request(self._client, op)
+            request = self._build_request(self._client, op)
             try:
                 response = await self._client.send(request)
             except httpx.TransportError as e:
-                if attempt < retries and self.should_retry_error(op, e):
+                if attempt < retries and self._should_retry_error(op, e):
                     await asyncio.sleep(retry_delay(attempt, None))
                     attempt += 1
                     continue
-                raise self.connection_error(e) from e
-            if attempt < retries and self.should_retry_response(response):
-                delay = retry_delay(attempt, self.retry_after_of(response))
+                raise self._connection_error(e) from e
+            if attempt < retries and self._should_retry_response(response):
+                delay = retry_delay(attempt, self._retry_after_of(response))
                 log.debug(
                     "%s %s answered %s; retrying in %.2f s", op.method, op.path, response.status_code, delay
                 )
                 await asyncio.sleep(delay)
                 attempt += 1
                 continue
-            return self.result(op, response)
+            return self._result(op, response)
 
     async def health(self) -> dict[str, Any]:
         """``GET /health``: the server's dependencies (no key needed)."""
@@ -200,10 +200,10 @@ class AsyncPromptLedger(BaseClient):
         self._refreshes.add(task)
         task.add_done_callback(self._refreshes.discard)
 
-    async def wait_for_refreshes(self) -> None:
-        """Waits until the background cache refreshes under way have finished."""
+    async def wait_for_refreshes(self, timeout: float = 10.0) -> None:
+        """Waits (up to ``timeout`` s) until the background cache refreshes under way have finished."""
         if self._refreshes:
-            await asyncio.gather(*self._refreshes, return_exceptions=True)
+            await asyncio.wait(set(self._refreshes), timeout=timeout)
 
     async def get_prompt_details(self, name: str) -> m.Prompt:
         """The prompt's metadata with its active version (in full) and labels. Not cached."""
@@ -460,7 +460,7 @@ class AsyncPromptLedger(BaseClient):
         OpenTelemetry context is sent as ``traceparent``. ``extra_body`` adds
         fields this SDK does not name yet to the request.
         """
-        payload = self.run_payload(
+        payload = self._run_payload(
             prompt_name=prompt_name,
             variables=variables,
             model=model,
@@ -477,7 +477,7 @@ class AsyncPromptLedger(BaseClient):
             parent_span_id=parent_span_id,
         )
         payload.update(extra_body or {})
-        key = idempotency_key or self.new_idempotency_key()
+        key = idempotency_key or self._new_idempotency_key()
         trace_headers = current_trace_headers() if trace_id is None else {}
         execution = await self._send(ops.run(payload, key, trace_headers))
         handle = AsyncExecutionHandle(execution, self.get_execution, self.cancel_execution)
@@ -487,7 +487,7 @@ class AsyncPromptLedger(BaseClient):
             # A retry met its first attempt still running: wait for that one.
             wait_s = (timeout_ms or 60_000) / 1000 + 30
             execution = await handle.wait(timeout=wait_s)
-        return self.finished_sync(execution)
+        return self._finished_sync(execution)
 
     async def get_execution(self, execution_id: str) -> m.Execution:
         """One execution, with its inputs and span."""

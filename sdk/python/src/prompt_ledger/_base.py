@@ -100,15 +100,15 @@ class BaseClient:
 
     # ---- the retry loop's decisions ----
 
-    def retries_for(self, op: ops.Op[Any]) -> int:
+    def _retries_for(self, op: ops.Op[Any]) -> int:
         return self.max_retries if op.max_retries is None else op.max_retries
 
     @staticmethod
-    def retry_after_of(response: httpx.Response | None) -> float | None:
+    def _retry_after_of(response: httpx.Response | None) -> float | None:
         return parse_retry_after(response.headers.get("retry-after")) if response is not None else None
 
     @staticmethod
-    def should_retry_error(op: ops.Op[Any], error: httpx.TransportError) -> bool:
+    def _should_retry_error(op: ops.Op[Any], error: httpx.TransportError) -> bool:
         """A connection that never opened is always safe to retry; one that broke
         after the request went out only for requests safe to resend."""
         if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
@@ -116,7 +116,7 @@ class BaseClient:
         return op.safe_to_resend
 
     @staticmethod
-    def should_retry_response(response: httpx.Response) -> bool:
+    def _should_retry_response(response: httpx.Response) -> bool:
         """429 and 503; and a 409 carrying ``Retry-After``, the server's word for
         a concurrent write that lost and changed nothing. Never when the server
         asks for a wait over ``MAX_RETRY_AFTER`` (a spent monthly budget)."""
@@ -128,20 +128,20 @@ class BaseClient:
         return response.status_code in RETRY_STATUSES
 
     @staticmethod
-    def connection_error(error: httpx.TransportError) -> APIConnectionError:
+    def _connection_error(error: httpx.TransportError) -> APIConnectionError:
         cls = APITimeoutError if isinstance(error, httpx.TimeoutException) else APIConnectionError
         kind = "timeout" if cls is APITimeoutError else "connection_error"
         return cls(f"could not reach PromptLedger: {error!r}", code=kind)
 
     @staticmethod
-    def result(op: ops.Op[ops.T], response: httpx.Response) -> ops.T:
+    def _result(op: ops.Op[ops.T], response: httpx.Response) -> ops.T:
         if response.status_code >= 400:
             raise error_from_response(response)
         if response.status_code == 204 or not response.content:
             return op.parse(None)
         return op.parse(response.json())
 
-    def build_request(self, client: httpx.Client | httpx.AsyncClient, op: ops.Op[Any]) -> httpx.Request:
+    def _build_request(self, client: httpx.Client | httpx.AsyncClient, op: ops.Op[Any]) -> httpx.Request:
         timeout: Any = httpx.USE_CLIENT_DEFAULT
         if op.timeout is not None:
             timeout = httpx.Timeout(
@@ -162,7 +162,7 @@ class BaseClient:
     # ---- executions ----
 
     @staticmethod
-    def run_payload(
+    def _run_payload(
         *,
         prompt_name: str | None,
         variables: Mapping[str, Any] | None,
@@ -199,11 +199,11 @@ class BaseClient:
         )
 
     @staticmethod
-    def new_idempotency_key() -> str:
+    def _new_idempotency_key() -> str:
         return f"pl-{uuid.uuid4()}"
 
     @staticmethod
-    def finished_sync(execution: m.Execution) -> m.Execution:
+    def _finished_sync(execution: m.Execution) -> m.Execution:
         """A sync run answered from the ledger (a retry's replay) that failed
         raises as the first answer did."""
         if execution.status == "failed":

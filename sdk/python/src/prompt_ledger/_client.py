@@ -85,27 +85,27 @@ class PromptLedger(BaseClient):
     # ---- transport ----
 
     def _send(self, op: ops.Op[ops.T]) -> ops.T:
-        retries = self.retries_for(op)
+        retries = self._retries_for(op)
         attempt = 0
         while True:
-            request = self.build_request(self._client, op)
+            request = self._build_request(self._client, op)
             try:
                 response = self._client.send(request)
             except httpx.TransportError as e:
-                if attempt < retries and self.should_retry_error(op, e):
+                if attempt < retries and self._should_retry_error(op, e):
                     time.sleep(retry_delay(attempt, None))
                     attempt += 1
                     continue
-                raise self.connection_error(e) from e
-            if attempt < retries and self.should_retry_response(response):
-                delay = retry_delay(attempt, self.retry_after_of(response))
+                raise self._connection_error(e) from e
+            if attempt < retries and self._should_retry_response(response):
+                delay = retry_delay(attempt, self._retry_after_of(response))
                 log.debug(
                     "%s %s answered %s; retrying in %.2f s", op.method, op.path, response.status_code, delay
                 )
                 time.sleep(delay)
                 attempt += 1
                 continue
-            return self.result(op, response)
+            return self._result(op, response)
 
     def health(self) -> dict[str, Any]:
         """``GET /health``: the server's dependencies (no key needed)."""
@@ -468,7 +468,7 @@ class PromptLedger(BaseClient):
         OpenTelemetry context is sent as ``traceparent``. ``extra_body`` adds
         fields this SDK does not name yet to the request.
         """
-        payload = self.run_payload(
+        payload = self._run_payload(
             prompt_name=prompt_name,
             variables=variables,
             model=model,
@@ -485,7 +485,7 @@ class PromptLedger(BaseClient):
             parent_span_id=parent_span_id,
         )
         payload.update(extra_body or {})
-        key = idempotency_key or self.new_idempotency_key()
+        key = idempotency_key or self._new_idempotency_key()
         trace_headers = current_trace_headers() if trace_id is None else {}
         execution = self._send(ops.run(payload, key, trace_headers))
         handle = ExecutionHandle(execution, self.get_execution, self.cancel_execution)
@@ -495,7 +495,7 @@ class PromptLedger(BaseClient):
             # A retry met its first attempt still running: wait for that one.
             wait_s = (timeout_ms or 60_000) / 1000 + 30
             execution = handle.wait(timeout=wait_s)
-        return self.finished_sync(execution)
+        return self._finished_sync(execution)
 
     def get_execution(self, execution_id: str) -> m.Execution:
         """One execution, with its inputs and span."""
