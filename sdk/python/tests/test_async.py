@@ -17,6 +17,7 @@ from prompt_ledger import (
     ConflictError,
     Execution,
     NotFoundError,
+    PromptLedgerError,
     PromptVersion,
     ProviderError,
     ValidationError,
@@ -154,5 +155,55 @@ def test_async_traces_analytics_and_admin(live: Live, name: Name) -> None:
             key = await ledger.create_api_key(name("async-key"), "read")
             assert (await ledger.revoke_api_key(key.id)).revoked_at is not None
             assert (await ledger.health())["status"] in ("ok", "degraded")
+
+    run(main())
+
+
+def test_the_rest_of_the_async_surface(live: Live, name: Name) -> None:
+    async def main() -> None:
+        ledger = AsyncPromptLedger(api_url=live.url, api_key=live.api_key)
+        n = name("async-rest")
+        await ledger.create_prompt(n, "one {{ x }}", owner_team="a")
+        await ledger.update_prompt(n, "two {{ x }}")
+        details = await ledger.get_prompt_details(n)
+        assert details.latest_version == 2
+        assert (await ledger.update_prompt_metadata(n, owner_team=None)).owner_team is None
+        assert (await ledger.get_version(n, 1)).template == "one {{ x }}"
+        assert (await ledger.rollback(n, 1)).status == "active"
+        await ledger.set_label(n, "canary", 2)
+        assert (await ledger.get_label(n, "canary")).version == 2
+        assert (await ledger.delete_label(n, "canary")).version == 2
+        await ledger.archive_prompt(n)
+        assert not (await ledger.unarchive_prompt(n)).archived
+
+        queued = await ledger.execute(n, {"x": 1}, "mock-1", mode="async")
+        handle = await ledger.execution_handle(queued.id)
+        assert (await handle.wait(timeout=30)).status == "succeeded"
+        with pytest.raises(ConflictError):
+            await ledger.cancel_execution(queued.id)
+        stats = await ledger.prompt_analytics(n)
+        assert stats.executions == 1
+
+        trace_id = uuid.uuid4().hex
+        spans = [{"trace_id": trace_id, "span_id": "s", "name": "one", "started_at": "2026-01-01T00:00:00Z"}]
+        assert (await ledger.ingest_spans(spans)).accepted == 1
+
+        model_name = f"gpt-async-{uuid.uuid4().hex[:6]}"
+        await ledger.set_model_prices("openai", model_name, input_usd_per_mtok=1, output_usd_per_mtok=2)
+        assert (await ledger.get_model("openai", model_name)).output_usd_per_mtok == 2
+
+        key = await ledger.create_api_key(name("async-k"), "read")
+        assert key.id in [k.id for k in await ledger.list_api_keys()]
+        try:
+            limited = await ledger.set_api_key_limits(key.id, rate_limit_per_minute=100)
+        except PromptLedgerError as e:  # a server without per-key limits: 405
+            if e.status != 405:
+                raise
+            limited = None
+        if limited is not None:
+            assert limited.rate_limit_per_minute == 100
+            assert (await ledger.get_api_key(key.id)).rate_limit_per_minute == 100
+        await ledger.revoke_api_key(key.id)
+        await ledger.close()
 
     run(main())
