@@ -45,7 +45,8 @@ impl Connect for Replay {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, server)) = data.split_first() else { return };
-    let replay = Replay { server: Rc::new(RefCell::new(server.iter().copied().collect())), chunk: usize::from(mode >> 2) + 1 };
+    let replay =
+        Replay { server: Rc::new(RefCell::new(server.iter().copied().collect())), chunk: usize::from(mode >> 2) + 1 };
     // No password: a server asking for one is refused before any hashing.
     let sslmode = if mode & 1 == 0 { "disable" } else { "prefer" };
     let url = format!("postgres://fuzz@127.0.0.1:5432/ledger?sslmode={sslmode}");

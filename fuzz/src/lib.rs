@@ -57,7 +57,11 @@ fn start() -> App {
         let seed = [
             ("POST", "/v1/prompts".to_owned(), format!(r#"{{"name":"{PROMPT}","template":"Hello {{{{ name }}}}"}}"#)),
             ("PUT", format!("/v1/prompts/{PROMPT}/labels/prod"), r#"{"version":1}"#.to_owned()),
-            ("PUT", "/v1/models/openai/gpt-4o".to_owned(), r#"{"input_usd_per_mtok":2.5,"output_usd_per_mtok":10}"#.into()),
+            (
+                "PUT",
+                "/v1/models/openai/gpt-4o".to_owned(),
+                r#"{"input_usd_per_mtok":2.5,"output_usd_per_mtok":10}"#.into(),
+            ),
         ];
         for (method, path, body) in seed {
             let req = json_request(method, &path, body.into_bytes());

@@ -244,18 +244,20 @@ fn execution(start: i64) -> impl Strategy<Value = Execution> {
         0..1_000_000i64,
         prop::option::of(0..700_000i64),
     )
-        .prop_map(move |(offset, model, status, error_type, prompt_tokens, response_tokens, cost_nanos, latency_ms)| {
-            Execution {
-                created_at: start + offset,
-                model,
-                status,
-                error_type: if status == "failed" { error_type } else { "" },
-                prompt_tokens,
-                response_tokens,
-                cost_nanos,
-                latency_ms,
-            }
-        })
+        .prop_map(
+            move |(offset, model, status, error_type, prompt_tokens, response_tokens, cost_nanos, latency_ms)| {
+                Execution {
+                    created_at: start + offset,
+                    model,
+                    status,
+                    error_type: if status == "failed" { error_type } else { "" },
+                    prompt_tokens,
+                    response_tokens,
+                    cost_nanos,
+                    latency_ms,
+                }
+            },
+        )
 }
 
 /// One row per (hour, dimensions), as the fold's aggregation query builds them.

@@ -169,7 +169,10 @@ fn templates_stay_within_their_limits() {
     ] {
         let mut budget = template::MAX_OUTPUT_BYTES;
         let result = template::render(source, &minijinja_context(), &mut budget);
-        assert!(result.as_ref().is_err_and(|e| matches!(e, template::RenderError::Limit { .. })), "{source}: {result:?}");
+        assert!(
+            result.as_ref().is_err_and(|e| matches!(e, template::RenderError::Limit { .. })),
+            "{source}: {result:?}"
+        );
     }
 }
 
@@ -217,13 +220,19 @@ fn nested_otlp(depth: usize) -> Vec<u8> {
 fn deeply_nested_spans_are_refused() {
     assert!(otlp_proto::request_to_json(&nested_otlp(3)).is_ok());
     assert!(otlp_proto::request_to_json(&nested_otlp(5_000)).is_err());
-    let body = format!(r#"{{"spans": [{{"trace_id": "t", "span_id": "s", "name": "n", "attributes": {{"a": {}1{}}}}}]}}"#,
-        "[".repeat(100_000), "]".repeat(100_000));
+    let body = format!(
+        r#"{{"spans": [{{"trace_id": "t", "span_id": "s", "name": "n", "attributes": {{"a": {}1{}}}}}]}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     let e = parse_json_value(body.as_bytes()).unwrap_err();
     assert_eq!(e.status, 400);
     // Nesting the JSON parser accepts reaches ingest, which answers without panicking.
-    let body = format!(r#"{{"spans": [{{"trace_id": "t", "span_id": "s", "name": "n", "attributes": {{"a": {}1{}}}}}]}}"#,
-        "[".repeat(100), "]".repeat(100));
+    let body = format!(
+        r#"{{"spans": [{{"trace_id": "t", "span_id": "s", "name": "n", "attributes": {{"a": {}1{}}}}}]}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
     let value = parse_json_value(body.as_bytes()).unwrap();
     if let Err(e) = ingest::parse_body(&value) {
         assert!(e.status.is_client_error(), "{e:?}");
@@ -235,10 +244,8 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_give_a_value_or_a_4xx(body in prop::collection::vec(any::<u8>(), 0..256)) {
-        for result in [parse_json_value(&body).err(), parse_json::<Typed>(&body).err()] {
-            if let Some(e) = result {
-                prop_assert!(e.status.is_client_error(), "{:?}", e);
-            }
+        for e in [parse_json_value(&body).err(), parse_json::<Typed>(&body).err()].into_iter().flatten() {
+            prop_assert!(e.status.is_client_error(), "{:?}", e);
         }
     }
 

@@ -94,7 +94,8 @@ fn chain_message() -> String {
 /// comments and `raw` blocks hold none.
 fn overlong_tag(source: &str) -> Option<usize> {
     let b = source.as_bytes();
-    let find = |from: usize, needle: &[u8]| b.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|at| from + at);
+    let find =
+        |from: usize, needle: &[u8]| b.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|at| from + at);
     let mut i = 0;
     while let Some(start) = find(i, b"{") {
         let close: &[u8] = match b.get(start + 1) {
@@ -305,7 +306,12 @@ mod tests {
             assert!(declared_variables(&at_limit).is_ok(), "{link}");
         }
         // Strings, comments and raw blocks hold no links.
-        let quoted = format!("{{{{ '{}' }}}}{{# {} #}}{{% raw %}}{{{{ {} }}}}{{% endraw %}}", "|".repeat(1000), "|".repeat(1000), "|".repeat(1000));
+        let quoted = format!(
+            "{{{{ '{}' }}}}{{# {} #}}{{% raw %}}{{{{ {} }}}}{{% endraw %}}",
+            "|".repeat(1000),
+            "|".repeat(1000),
+            "|".repeat(1000)
+        );
         assert_eq!(render_str(&quoted, serde_json::json!({})).unwrap().len(), 1000 + 1006);
         // Long conditions of the kind real templates have still parse.
         let condition = (0..60).map(|i| format!("x == {i}")).collect::<Vec<_>>().join(" or ");
