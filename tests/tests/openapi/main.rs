@@ -33,10 +33,8 @@ fn the_spec_lists_exactly_the_route_table() {
     let spec = spec::spec();
     assert_eq!(spec["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true), "an OpenAPI 3.1 document");
     let documented = spec::operations(&spec);
-    let table: BTreeMap<Operation, &ledger::api::routes::Route> = ROUTES
-        .iter()
-        .map(|r| (Operation { method: r.method.to_owned(), path: r.path.to_owned() }, r))
-        .collect();
+    let table: BTreeMap<Operation, &ledger::api::routes::Route> =
+        ROUTES.iter().map(|r| (Operation { method: r.method.to_owned(), path: r.path.to_owned() }, r)).collect();
     let mut problems = Vec::new();
     for op in documented.keys().filter(|op| !table.contains_key(op)) {
         problems.push(format!("{op}: in the spec but not in the route table"));
@@ -61,7 +59,8 @@ fn the_spec_lists_exactly_the_route_table() {
         let template_params: BTreeSet<String> =
             op.path.split('{').skip(1).filter_map(|s| s.split('}').next()).map(str::to_owned).collect();
         if named("path") != template_params {
-            problems.push(format!("{op}: path parameters {:?} but the template has {template_params:?}", named("path")));
+            problems
+                .push(format!("{op}: path parameters {:?} but the template has {template_params:?}", named("path")));
         }
         for p in params.iter().filter(|p| p["in"] == "path" && p["required"] != true) {
             problems.push(format!("{op}: path parameter {} must be required", p["name"]));
@@ -188,7 +187,8 @@ fn traffic_matches_the_spec() {
     }
     let spec = spec::spec();
     let report = std::thread::scope(|scope| {
-        let check = std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(scope, || coverage::check(&spec, &exchanges));
+        let check =
+            std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(scope, || coverage::check(&spec, &exchanges));
         check.expect("thread").join().expect("check")
     });
     println!("{}", report.summary());
@@ -223,9 +223,8 @@ async fn walk_extras(log: &Log) {
 
 /// One of everything the list filters can select.
 async fn populate(app: &TestApp) {
-    let r = app
-        .post("/v1/prompts", json!({ "name": "probe", "template": "Hi {{ who }}", "owner_team": "probes" }))
-        .await;
+    let r =
+        app.post("/v1/prompts", json!({ "name": "probe", "template": "Hi {{ who }}", "owner_team": "probes" })).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let r = app
         .post(
@@ -238,8 +237,11 @@ async fn populate(app: &TestApp) {
     let r = app.post("/v1/api-keys", json!({ "name": "probe", "scope": "read" })).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let r = app
-        .post("/v1/traces", json!({ "trace_id": "populate", "service_name": "probes", "spans": [
-            { "span_id": "root", "name": "root", "started_at": "2026-01-01T00:00:00Z" } ] }))
+        .post(
+            "/v1/traces",
+            json!({ "trace_id": "populate", "service_name": "probes", "spans": [
+            { "span_id": "root", "name": "root", "started_at": "2026-01-01T00:00:00Z" } ] }),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
@@ -255,13 +257,20 @@ async fn show_the_rest(app: &TestApp) {
     assert_eq!(app.get("/v1/executions?status=failed").await.json["data"][0]["status"], "failed");
     assert_eq!(app.post("/v1/internal/beat", json!({})).await.status, 200);
     let summary = app.get("/v1/analytics/summary").await;
-    assert_eq!((summary.status, summary.json["top_prompts"][0]["prompt_name"].as_str()), (200, Some("probe")), "{}", summary.text());
+    assert_eq!(
+        (summary.status, summary.json["top_prompts"][0]["prompt_name"].as_str()),
+        (200, Some("probe")),
+        "{}",
+        summary.text()
+    );
     for query in ["", "?bucket=hour"] {
         let r = app.get(&format!("/v1/analytics/prompts/probe{query}")).await;
         assert_eq!((r.status, r.json["series"].as_array().map(Vec::len)), (200, Some(1)), "{}", r.text());
     }
-    let span = |id: &str, name: Json| json!({ "traceId": "5b8efff798038103d269b633813fc60c", "spanId": id, "name": name,
-                                              "startTimeUnixNano": "1767225600000000000" });
+    let span = |id: &str, name: Json| {
+        json!({ "traceId": "5b8efff798038103d269b633813fc60c", "spanId": id, "name": name,
+                                              "startTimeUnixNano": "1767225600000000000" })
+    };
     let export = json!({ "resourceSpans": [{ "scopeSpans": [{ "spans": [span("eee19b7ec3c1b174", json!("ok")),
                                                                        span("eee19b7ec3c1b175", json!(7))] }] }] });
     let r = app.post("/v1/traces", export).await;
@@ -274,14 +283,23 @@ fn probe_path(op: &Operation) -> String {
 }
 
 /// Shows that the handler of `op` reads query parameter `name`.
-async fn probe(app: &TestApp, spec: &Json, op: &Operation, doc: &Json, name: &str, schema: &Json) -> Result<(), String> {
+async fn probe(
+    app: &TestApp,
+    spec: &Json,
+    op: &Operation,
+    doc: &Json,
+    name: &str,
+    schema: &Json,
+) -> Result<(), String> {
     let method = http::Method::from_bytes(op.method.as_bytes()).expect("method");
     let body = doc["requestBody"]["content"]["application/json"]["example"].clone();
     // Other required parameters get a valid value.
     let others: String = spec::parameters(spec, &op.path, doc)
         .iter()
         .filter(|p| p["in"] == "query" && p["required"] == true && p["name"] != name)
-        .map(|p| format!("&{}={}", p["name"].as_str().unwrap_or_default(), p["schema"]["minimum"].as_i64().unwrap_or(1)))
+        .map(|p| {
+            format!("&{}={}", p["name"].as_str().unwrap_or_default(), p["schema"]["minimum"].as_i64().unwrap_or(1))
+        })
         .collect();
     let send = |query: String| {
         let mut req = app.request(method.clone(), &format!("{}?{query}{others}", probe_path(op)));

@@ -58,7 +58,9 @@ pub async fn recorded_app(backend: Backend, scenario: &str, log: &Log) -> (TestA
     let shutdown = async move {
         let _ = stopped.await;
     };
-    tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await.expect("recorder serves") });
+    tokio::spawn(async move {
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await.expect("recorder serves")
+    });
     let (log, scenario) = (log.clone(), scenario.to_owned());
     tokio::task::spawn_local(async move {
         while let Some((request, reply)) = pending.recv().await {

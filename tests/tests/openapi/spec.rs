@@ -58,7 +58,6 @@ pub fn operation_of(spec: &Json, method: &str, path: &str) -> Option<Operation> 
     Some(Operation { method: method.to_owned(), path: template.to_owned() })
 }
 
-
 /// The JSON schema of an operation's response `status`, if it has one.
 pub fn response_schema<'a>(spec: &'a Json, op: &'a Json, status: &str) -> Option<&'a Json> {
     let response = resolve(spec, op.get("responses")?.get(status)?);
