@@ -16,8 +16,9 @@
 //! Requests for the caller's own vendor pass through as they are (tools,
 //! `response_format`, `seed`, `n`, `logprobs`...), and the provider's answer
 //! is returned byte for byte; other providers go through [`translate`].
-//! `stream: true` is answered as server-sent events in the caller's format
-//! ([`sse`]), written from the recorded answer.
+//! `stream: true` relays the provider's events as they arrive, in the
+//! caller's format ([`stream`]); hosts that can send a body while it is
+//! produced call [`handle_streaming`], the others get it collected.
 
 pub mod errors;
 pub mod record;

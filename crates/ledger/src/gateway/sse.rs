@@ -1,11 +1,9 @@
-//! `stream: true` answers as server-sent events in the caller's format:
+//! A recorded answer written as server-sent events in the caller's format:
 //! OpenAI `chat.completion.chunk`s ending in `[DONE]` (with a usage chunk
 //! when `stream_options.include_usage` asks for one), or Anthropic's
-//! `message_start` … `message_stop` events.
-//!
-//! The events are written from the complete answer, after it is recorded:
-//! the SDKs' streaming clients get the shape they parse, but the first byte
-//! waits for the provider's last one (no chunk-by-chunk relay yet).
+//! `message_start` … `message_stop` events. This is how an idempotent retry
+//! of a streamed call gets its answer again, from the ledger; live calls are
+//! relayed by [`super::stream`].
 
 use serde_json::{Value as Json, json};
 
