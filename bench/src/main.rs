@@ -3,8 +3,11 @@
 //! load generator and prints figures. Figures, not pass/fail: the machine is
 //! shared and noisy, so compare rows measured in the same run.
 //!
-//! Usage: promptledger-bench [foundation|registry|executions|lineage|all] [--peers] [--seconds N]
+//! Usage: promptledger-bench [foundation|registry|executions|lineage|all|guard-rails] [--peers] [--seconds N]
+//!
+//! `guard-rails` runs in-process (no Spin needed): what per-key limits add.
 
+mod guard_rails;
 mod load;
 mod peers;
 mod proc_stats;
@@ -89,6 +92,9 @@ async fn measure(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let opts = options();
+    if opts.suites == ["guard-rails"] {
+        return guard_rails::run().await;
+    }
     if let Some(reason) = spin::skip_reason() {
         anyhow::bail!("the benchmark runs the app under `spin up`, which cannot start here: {reason}");
     }
@@ -123,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
                 executions(&base, &key, &client, pid, &opts).await?
             }
             "lineage" => lineage(&app, &base, &key, &client, pid, opts.seconds).await?,
+            "guard-rails" => guard_rails::run().await?,
             other => anyhow::bail!("unknown suite `{other}`"),
         }
         println!("\nspin process tree RSS after the suite: {:.0} MB", proc_stats::tree_rss_mb(process.pid()));

@@ -70,7 +70,7 @@ pub async fn admit_spend<H: Host>(host: &H, who: &Principal) -> ApiResult<()> {
     let (Some(key_id), Some(budget)) = (&who.key_id, who.monthly_budget_nanos) else { return Ok(()) };
     let now = host.clock().now_ms();
     let (month_start, next_month) = month_bounds_ms(now);
-    let spent = api_keys::spend_since(host.db(), key_id, month_start).await?;
+    let spent = api_keys::spend_in_month(host.db(), key_id, month_start).await?;
     if spent < budget {
         return Ok(());
     }

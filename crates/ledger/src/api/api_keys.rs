@@ -114,7 +114,7 @@ async fn get<H: Host>(host: &H, id: &str) -> ApiResult<Response> {
     let mut body = serde_json::to_value(&key).map_err(|e| ApiError::internal(e.to_string()))?;
     body["usage"] = json!({
         "requests_this_minute": api_keys::requests_in_window(host.db(), id, window_start).await?,
-        "spent_this_month_usd": nanos_to_usd(api_keys::spend_since(host.db(), id, month_start).await?),
+        "spent_this_month_usd": nanos_to_usd(api_keys::spend_in_month(host.db(), id, month_start).await?),
     });
     Ok(response::ok(&body))
 }

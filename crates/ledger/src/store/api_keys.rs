@@ -107,16 +107,38 @@ pub async fn count_request<D: Db>(db: &D, key_id: &str, window_start_ms: i64) ->
     rows.first().map_or(Ok(1), |r| r.i64("requests"))
 }
 
-/// Recorded cost (nano-USD) of the key's executions created since `since_ms`.
-pub async fn spend_since<D: Db>(db: &D, key_id: &str, since_ms: i64) -> Result<i64, DbError> {
+/// Recorded cost (nano-USD) of the key's executions in the month starting at `month_start_ms`.
+pub async fn spend_in_month<D: Db>(db: &D, key_id: &str, month_start_ms: i64) -> Result<i64, DbError> {
     let rows = db
         .query(
-            "SELECT CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) AS spent FROM executions \
-             WHERE api_key_id = $1 AND created_at >= $2",
-            &[key_id.into(), since_ms.into()],
+            "SELECT cost_nanos FROM api_key_spend WHERE api_key_id = $1 AND month_start = $2",
+            &[key_id.into(), month_start_ms.into()],
         )
         .await?;
-    rows.first().map_or(Ok(0), |r| r.i64("spent"))
+    rows.first().map_or(Ok(0), |r| r.i64("cost_nanos"))
+}
+
+const ADD_SPEND: &str = "INSERT INTO api_key_spend (api_key_id, month_start, cost_nanos)";
+const ON_SPEND_CONFLICT: &str =
+    "ON CONFLICT (api_key_id, month_start) DO UPDATE SET cost_nanos = api_key_spend.cost_nanos + excluded.cost_nanos";
+
+/// A CTE `k` adding a recorded cost (`$cost`) to its key's month
+/// (`$month`), for the key a CTE `u` returned as `api_key_id`: the cost
+/// is counted in the statement that records it (PostgreSQL).
+pub fn add_spend_cte(month: usize, cost: usize) -> String {
+    format!(
+        "k AS ({ADD_SPEND} SELECT api_key_id, CAST(${month} AS BIGINT), CAST(${cost} AS BIGINT) FROM u \
+         WHERE api_key_id IS NOT NULL AND CAST(${cost} AS BIGINT) > 0 {ON_SPEND_CONFLICT})"
+    )
+}
+
+/// [`add_spend_cte`] for SQLite, inside the transaction that recorded
+/// execution `$1` with cost `$3`, in the month starting at `$2`.
+pub fn add_spend_sqlite() -> String {
+    format!(
+        "{ADD_SPEND} SELECT api_key_id, $2, $3 FROM executions WHERE id = $1 AND api_key_id IS NOT NULL AND $3 > 0 \
+         {ON_SPEND_CONFLICT}"
+    )
 }
 
 /// Drops request windows that ended before `before_ms`.

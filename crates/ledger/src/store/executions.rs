@@ -4,6 +4,7 @@
 
 use serde_json::Value as Json;
 
+use super::api_keys;
 use super::models::ModelRecord;
 use super::spans;
 use super::traces::{self, TraceDelta};
@@ -159,12 +160,15 @@ pub async fn insert_finished<D: Db>(
     let (rows, deltas) = span.params(&e.id, &outcome)?;
     match db.dialect() {
         Dialect::Postgres => {
+            // $29 is the cost and $44 the month it counts in.
             let sql = format!(
-                "WITH u AS ({INSERT_EXECUTION} RETURNING id), i AS ({INSERT_INPUTS_FROM_U}), {} \
+                "WITH u AS ({INSERT_EXECUTION} RETURNING id, api_key_id), i AS ({INSERT_INPUTS_FROM_U}), {}, {} \
                  SELECT CAST(COUNT(*) AS BIGINT) AS written FROM u",
-                span_ctes(41, 42, 43)
+                span_ctes(41, 42, 43),
+                api_keys::add_spend_cte(44, 29),
             );
-            let params: Vec<Value> = execution.into_iter().chain(inputs).chain([rows, deltas, now_ms.into()]).collect();
+            let params: Vec<Value> =
+                execution.into_iter().chain(inputs).chain([rows, deltas, now_ms.into(), month_of(now_ms)]).collect();
             wrote_one(&db.query(&sql, &params).await?)
         }
         Dialect::Sqlite => {
@@ -173,6 +177,7 @@ pub async fn insert_finished<D: Db>(
                     return Ok(false);
                 }
                 write_span_sqlite(db, rows.clone(), deltas.clone(), now_ms).await?;
+                add_spend_sqlite(db, &e.id, now_ms, outcome.cost_nanos.clone()).await?;
                 Ok(true)
             })
             .await
@@ -575,6 +580,16 @@ fn span_ctes(rows: usize, deltas: usize, now: usize) -> String {
     )
 }
 
+/// The first instant of the month (UTC) holding `now_ms`: costs count in
+/// the month they are recorded.
+fn month_of(now_ms: i64) -> Value {
+    crate::lineage::time::month_bounds_ms(now_ms).0.into()
+}
+
+async fn add_spend_sqlite<D: Db>(db: &D, id: &str, now_ms: i64, cost_nanos: Value) -> Result<(), DbError> {
+    db.execute(&api_keys::add_spend_sqlite(), &[id.into(), month_of(now_ms), cost_nanos]).await.map(drop)
+}
+
 async fn write_span_sqlite<D: Db>(db: &D, rows: Value, deltas: Value, now_ms: i64) -> Result<(), DbError> {
     db.execute(&spans::upsert_sql(Dialect::Sqlite, 1, 2, "true"), &[rows, now_ms.into()]).await?;
     db.execute(&traces::merge_deltas_sql(Dialect::Sqlite, 1, 2), &[deltas, now_ms.into()]).await?;
@@ -617,11 +632,14 @@ pub async fn finish<D: Db>(
         if outcome.is_terminal() { span.params(id, &outcome)? } else { (Value::from("[]"), Value::from("[]")) };
     match db.dialect() {
         Dialect::Postgres => {
+            // $7 is the cost and $18 the month it counts in.
             let sql = format!(
-                "WITH u AS ({UPDATE_FINISHED} RETURNING id), {} SELECT CAST(COUNT(*) AS BIGINT) AS written FROM u",
-                span_ctes(16, 17, 15)
+                "WITH u AS ({UPDATE_FINISHED} RETURNING id, api_key_id), {}, {} \
+                 SELECT CAST(COUNT(*) AS BIGINT) AS written FROM u",
+                span_ctes(16, 17, 15),
+                api_keys::add_spend_cte(18, 7),
             );
-            let params: Vec<Value> = update.into_iter().chain([rows, deltas]).collect();
+            let params: Vec<Value> = update.into_iter().chain([rows, deltas, month_of(now_ms)]).collect();
             wrote_one(&db.query(&sql, &params).await?)
         }
         Dialect::Sqlite => {
@@ -632,6 +650,7 @@ pub async fn finish<D: Db>(
                 if outcome.is_terminal() {
                     write_span_sqlite(db, rows.clone(), deltas.clone(), now_ms).await?;
                 }
+                add_spend_sqlite(db, id, now_ms, outcome.cost_nanos.clone()).await?;
                 Ok(true)
             })
             .await
