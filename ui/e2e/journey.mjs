@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "./server.mjs";
+import { clientChecks } from "./client.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -34,6 +35,7 @@ async function main() {
   const profile = mkdtempSync(join(tmpdir(), "promptledger-chromium-"));
   let context;
   try {
+    await clientChecks(server);
     context = await chromium.launchPersistentContext(profile, {
       executablePath: browserPath,
       headless: true,
