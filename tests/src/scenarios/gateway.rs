@@ -630,6 +630,12 @@ pub async fn gateway_streams_translate_fall_back_and_fail_midway(app: &TestApp) 
     .await;
     assert_eq!((r.status, r.header("promptledger-attempts")), (200, Some("2")), "{}", r.text());
     assert_eq!(streamed_text(&r), "echo: again");
+    let chunks: Vec<Json> = events(&r).iter().filter_map(|(_, d)| serde_json::from_str(d).ok()).collect();
+    assert!(
+        chunks.iter().all(|c| c["choices"].as_array().is_some_and(|c| !c.is_empty())),
+        "no usage chunk unless `stream_options.include_usage` asks: {}",
+        r.text()
+    );
     let e = execution(app, &r).await;
     assert_eq!((e["model"]["model_name"].as_str(), e["attempts"].as_i64()), (Some(good.as_str()), Some(2)));
 

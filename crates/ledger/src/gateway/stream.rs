@@ -502,6 +502,9 @@ impl<H: Host> Relay<'_, H> {
             if self.over {
                 return None;
             }
+            // Usage is always asked of OpenAI (the ledger records it); a caller
+            // who did not ask for it never sees the usage-only chunk.
+            let drop_usage = self.call.api == Api::OpenAi && !self.include_usage;
             let step = match &mut self.source {
                 Source::Deltas(deltas) => match deltas.pop_front() {
                     Some(delta) => Ok(vec![(delta, None)]),
@@ -516,7 +519,7 @@ impl<H: Host> Relay<'_, H> {
                                 Wire::Anthropic => anthropic_deltas(&event),
                                 Wire::OpenAi | Wire::Mock => openai_deltas(&event),
                             };
-                            let raw = Some(event.raw);
+                            let raw = (!(drop_usage && is_usage_only(&event))).then_some(event.raw);
                             // The raw event goes with its first delta (or alone).
                             let mut out: Vec<(Delta, Option<Vec<u8>>)> = Vec::new();
                             for (i, d) in deltas.into_iter().enumerate() {
@@ -556,7 +559,7 @@ impl<H: Host> Relay<'_, H> {
             }
             self.gathered.apply(&delta);
             if self.passthrough {
-                if let Some(raw) = raw.filter(|_| self.relays(&delta)) {
+                if let Some(raw) = raw {
                     out.extend_from_slice(&raw);
                 }
             } else {
@@ -567,15 +570,6 @@ impl<H: Host> Relay<'_, H> {
             self.first_byte_ms.get_or_insert_with(|| self.call.started.elapsed().as_millis() as i64);
             self.pending.push_back(out);
         }
-    }
-
-    /// Whether a passed-through event goes to the caller: all but a usage
-    /// chunk the caller did not ask for (usage is always asked of OpenAI).
-    fn relays(&self, delta: &Delta) -> bool {
-        !(self.call.api == Api::OpenAi
-            && !self.include_usage
-            && matches!(delta, Delta::Usage { .. })
-            && self.gathered.finish.is_some())
     }
 
     fn timing(&self) -> store::Timing {
@@ -682,6 +676,12 @@ impl<H: Host> Relay<'_, H> {
             eprintln!("gateway stream {}: could not record the cancellation: {e}", self.call.new.id);
         }
     }
+}
+
+/// An OpenAI chunk that carries only the usage (`choices: []`).
+fn is_usage_only(event: &SseEvent) -> bool {
+    serde_json::from_str::<Json>(&event.data)
+        .is_ok_and(|c| c["usage"].is_object() && c["choices"].as_array().is_some_and(Vec::is_empty))
 }
 
 /// The mock's answer as deltas: its words one chunk each.
