@@ -18,6 +18,15 @@ fuzz_target!(|data: &[u8]| {
     }
     // A parsed body never holds U+0000, which PostgreSQL cannot store.
     if let Ok(value) = fast {
-        assert!(!value.to_string().contains("\\u0000"), "NUL accepted in {value}");
+        assert!(!holds_nul(&value), "NUL accepted in {value}");
     }
 });
+
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
