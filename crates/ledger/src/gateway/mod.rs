@@ -88,10 +88,23 @@ pub async fn serve<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Response {
 /// a gateway request with `stream: true` comes back as a head and the
 /// [`stream::Relay`] of its events; every other request as `handle` answers it.
 pub async fn handle_streaming<'a, H: Host>(host: &'a H, req: http::Request<Vec<u8>>) -> Reply<'a, H> {
-    match call_of(&req) {
-        Some(api) => serve_streaming(host, &ApiRequest::from_http(req), api).await,
-        None => Reply::Full(crate::api::handle(host, req).await),
+    let Some(api) = call_of(&req) else { return Reply::Full(crate::api::handle(host, req).await) };
+    // The CORS headers `handle` adds to every answer.
+    let cors = crate::api::cors::Policy::new(&host.config().cors_origins);
+    let request_headers = cors.is_on().then(|| req.headers().clone());
+    let mut reply = serve_streaming(host, &ApiRequest::from_http(req), api).await;
+    if let Some(request_headers) = request_headers {
+        match &mut reply {
+            Reply::Full(response) => cors.decorate(&request_headers, response),
+            Reply::Events(parts, _) => {
+                let mut head = http::Response::new(Vec::new());
+                *head.headers_mut() = std::mem::take(&mut parts.headers);
+                cors.decorate(&request_headers, &mut head);
+                parts.headers = std::mem::take(head.headers_mut());
+            }
+        }
     }
+    reply
 }
 
 /// The API of a gateway call (a POST to one of its routes, within the size
