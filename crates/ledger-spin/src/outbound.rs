@@ -14,11 +14,24 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Http for SpinHttp {
     /// The body is read as the provider sends it (an event stream); the
-    /// timeout bounds the wait for the head.
+    /// timeout bounds the wait for the head and then for each chunk, so a
+    /// provider that stops sending ends the stream with a timeout.
     async fn send_streaming(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<ChunkStream>, HttpError> {
         use futures::StreamExt;
+        let timeout = request.extensions().get::<Timeout>().map_or(DEFAULT_TIMEOUT, |t| t.0);
         let (parts, body) = self.head(request).await?.into_parts();
-        let chunks = body.stream().map(|chunk| chunk.map(|c| c.to_vec()).map_err(|e| classify(format!("{e:?}"))));
+        let chunks = futures::stream::unfold(Some(Box::pin(body.stream())), move |stream| async move {
+            let mut stream = stream?;
+            let timer = spin_sdk::wasip3::clocks::monotonic_clock::wait_for(timeout.as_nanos() as u64);
+            let next = futures::select! {
+                next = stream.next().fuse() => next,
+                () = timer.fuse() => return Some((Err(HttpError::Timeout), None)),
+            };
+            match next? {
+                Ok(chunk) => Some((Ok(chunk.to_vec()), Some(stream))),
+                Err(e) => Some((Err(classify(format!("{e:?}"))), None)),
+            }
+        });
         Ok(http::Response::from_parts(parts, Box::pin(chunks) as ChunkStream))
     }
 
