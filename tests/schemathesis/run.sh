@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # openapi.json against a live PromptLedger: the document must validate
 # (openapi-spec-validator), then schemathesis sends every operation positive
-# and negative data, bounded in examples and time, checking for server errors
-# and that every response conforms to the spec (status, content type, schema).
+# and negative data (explicit examples, boundary coverage, fuzzing) and
+# chains calls through the spec's links (stateful: create, then read, render,
+# activate, cancel...), bounded in examples and time, checking for server
+# errors and that every response conforms to the spec (status, content type,
+# schema).
 #
 # Runs against PROMPT_LEDGER_URL / PROMPT_LEDGER_API_KEY when set, else starts
 # the live host (scripts/with-live-host). Tunables: SCHEMATHESIS_MAX_EXAMPLES
-# (default 25 per operation), SCHEMATHESIS_MAX_TIME (seconds, default 120),
+# (default 25 per operation), SCHEMATHESIS_MAX_TIME (seconds, default 180),
 # SCHEMATHESIS_SEED (default: a fresh one, printed).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,15 +30,15 @@ mkdir -p "$report"
 seed="${SCHEMATHESIS_SEED:-$RANDOM}"
 status=0
 # One worker: parallel generation trips a CPython AST recursion bug in
-# hypothesis's example descriptions. `--max-time` bounds the fuzzing phase.
+# hypothesis's example descriptions. `--max-time` bounds the whole run.
 "$venv/bin/schemathesis" run "$root/openapi.json" \
     --url "$PROMPT_LEDGER_URL" \
     --header "X-API-Key: $PROMPT_LEDGER_API_KEY" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --phases examples,coverage,fuzzing \
+    --phases examples,coverage,fuzzing,stateful \
     --mode all \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
-    --max-time "${SCHEMATHESIS_MAX_TIME:-120}" \
+    --max-time "${SCHEMATHESIS_MAX_TIME:-180}" \
     --request-timeout 30 \
     --workers 1 \
     --seed "$seed" \
