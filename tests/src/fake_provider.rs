@@ -8,6 +8,8 @@
 //! - `bad-json`: 200 with a body that is not JSON
 //! - `slow-<ms>`: answers after `ms` milliseconds
 //! - `flaky-<n>-<tag>`: 500 for the first `n` calls with that exact name, then answers
+//! - `huge-<mb>-<tag>`: 200 with a JSON answer of that many MiB, sent in 64 KiB chunks
+//! - `reset-<tag>`: 200 with the start of a body, then the connection breaks
 //! - `tools-<tag>`: with `tools` in the request, calls the first tool with
 //!   `{"query": <last user message>}`; once the request carries a tool's
 //!   result, answers `tool said: <result>`
@@ -179,6 +181,18 @@ async fn behave(calls: &Calls, model: &str, last_user: &str) -> Outcome {
         "bad-json" => return Outcome::Fail((StatusCode::OK, "{not json").into_response()),
         _ => {}
     }
+    if let Some(mb) = model.strip_prefix("huge-").and_then(|rest| rest.split('-').next()?.parse::<usize>().ok()) {
+        return Outcome::Fail(huge_answer(mb));
+    }
+    if model.starts_with("reset-") {
+        let start = futures::stream::iter([
+            Ok::<_, std::io::Error>(axum::body::Bytes::from_static(
+                b"{\"choices\": [{\"message\": {\"content\": \"par",
+            )),
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset mid-body")),
+        ]);
+        return Outcome::Fail((StatusCode::OK, axum::body::Body::from_stream(start)).into_response());
+    }
     if let Some(ms) = model.strip_prefix("slow-").and_then(|ms| ms.parse::<u64>().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -189,6 +203,17 @@ async fn behave(calls: &Calls, model: &str, last_user: &str) -> Outcome {
         }
     }
     Outcome::Answer(format!("echo: {last_user}"))
+}
+
+/// A well-formed answer of `mb` MiB, streamed so the fake never holds it.
+fn huge_answer(mb: usize) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let head = axum::body::Bytes::from_static(b"{\"choices\": [{\"message\": {\"content\": \"");
+    let filler = axum::body::Bytes::from(vec![b'x'; CHUNK]);
+    let tail = axum::body::Bytes::from_static(b"\"}}], \"usage\": {\"prompt_tokens\": 1, \"completion_tokens\": 1}}");
+    let chunks = std::iter::once(head).chain(std::iter::repeat_n(filler, mb * 1024 * 1024 / CHUNK)).chain([tail]);
+    let body = futures::stream::iter(chunks.map(Ok::<_, std::io::Error>));
+    (StatusCode::OK, [("content-type", "application/json")], axum::body::Body::from_stream(body)).into_response()
 }
 
 fn words(s: &str) -> u64 {

@@ -280,7 +280,30 @@ pub trait Http {
         let response = self.send(request).await?;
         Ok(response.map(|body| Box::pin(futures::stream::once(async move { Ok(body) })) as ChunkStream))
     }
+
+    /// [`Self::send`] that reads at most `max_bytes` of body, so a runaway
+    /// provider answer costs bounded memory: [`HttpError::TooLarge`] beyond.
+    async fn send_bounded(
+        &self,
+        request: http::Request<Vec<u8>>,
+        max_bytes: usize,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
+        use futures::StreamExt;
+        let (parts, mut chunks) = self.send_streaming(request).await?.into_parts();
+        let mut body = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            body.extend_from_slice(&chunk?);
+            if body.len() > max_bytes {
+                return Err(HttpError::TooLarge(max_bytes));
+            }
+        }
+        Ok(http::Response::from_parts(parts, body))
+    }
 }
+
+/// The largest provider answer read whole (a completion is a few KiB; a
+/// long one with tool calls well under a MiB).
+pub const MAX_PROVIDER_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// A response body read chunk by chunk; an error ends it.
 pub type ChunkStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Vec<u8>, HttpError>>>>;
@@ -291,6 +314,8 @@ pub enum HttpError {
     Timeout,
     #[error("connection failed: {0}")]
     Connect(String),
+    #[error("the response is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("{0}")]
     Other(String),
 }

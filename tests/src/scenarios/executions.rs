@@ -132,6 +132,17 @@ pub async fn provider_failures_are_recorded(app: &TestApp) {
         assert_eq!(stored.json["span"]["status"], "error");
     }
 
+    // A runaway answer is cut off at the 16 MiB read limit, not held whole,
+    // and not retried; a connection reset mid-body is a connection failure.
+    for (model, error_type) in [(unique("huge-50"), "provider_bad_response"), (unique("reset"), "provider_unreachable")]
+    {
+        let r = run(app, &run_body(&model, "hi", json!({}))).await;
+        assert_eq!((r.status, r.error_code()), (502, "provider_error"), "{model}: {}", r.text());
+        let error = &r.json["error"]["details"]["execution"]["error"];
+        assert_eq!(error["type"], error_type, "{model}: {error}");
+        assert_eq!(FakeProvider::shared().calls(&model), 1, "{model}");
+    }
+
     let mut body = run_body("slow-3000", "hi", json!({}));
     body["timeout_ms"] = json!(300);
     let r = run(app, &body).await;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
-use crate::ports::{Http, HttpError, Timeout};
+use crate::ports::{Http, HttpError, MAX_PROVIDER_RESPONSE_BYTES, Timeout};
 use crate::registry::ChatMessage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +97,16 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// What a transport error means for the run: a timeout, a connection
+    /// that failed (retryable), or an answer too large to read (not).
+    pub fn of_transport(e: &HttpError) -> Self {
+        match e {
+            HttpError::Timeout => FailureKind::Timeout,
+            HttpError::Connect(_) | HttpError::Other(_) => FailureKind::Connection,
+            HttpError::TooLarge(_) => FailureKind::BadResponse,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Timeout => "provider_timeout",
@@ -163,12 +173,8 @@ pub async fn call<C: Http>(http: &C, config: &Config, call: &Call<'_>) -> Result
     })?;
     let mut request = request;
     request.extensions_mut().insert(Timeout(call.timeout));
-    let response = http.send(request).await.map_err(|e| Failure {
-        kind: match e {
-            HttpError::Timeout => FailureKind::Timeout,
-            HttpError::Connect(_) => FailureKind::Connection,
-            HttpError::Other(_) => FailureKind::Connection,
-        },
+    let response = http.send_bounded(request, MAX_PROVIDER_RESPONSE_BYTES).await.map_err(|e| Failure {
+        kind: FailureKind::of_transport(&e),
         // Transport errors never carry the key; the URL host is enough.
         message: e.to_string(),
         provider_status: None,

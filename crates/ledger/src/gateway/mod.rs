@@ -46,7 +46,7 @@ use crate::error::ApiError;
 use crate::executions::providers::{Failure, FailureKind, Provider};
 use crate::executions::run::{RUNNING_RECORD_AFTER, parse_traceparent};
 use crate::executions::{LEASE_MARGIN_MS, canonical_hash, cost, model_cache};
-use crate::ports::{Host, Http, HttpError, Timeout};
+use crate::ports::{Host, Http, MAX_PROVIDER_RESPONSE_BYTES, Timeout};
 use crate::registry::{PromptBody, ResolvedVersion};
 use crate::store::executions::{self as store, ExecutionSpan, Finish, NewExecution, Timing};
 use crate::store::models::ModelRecord;
@@ -289,10 +289,11 @@ async fn attempt<H: Host>(
             let request = plan
                 .request(host.config(), caller, timeout, false)
                 .map_err(|m| failure(FailureKind::ClientError, m, None))?;
-            let response = host.http().send(request).await.map_err(|e| {
-                let kind = if matches!(e, HttpError::Timeout) { FailureKind::Timeout } else { FailureKind::Connection };
-                failure(kind, e.to_string(), None)
-            })?;
+            let response = host
+                .http()
+                .send_bounded(request, MAX_PROVIDER_RESPONSE_BYTES)
+                .await
+                .map_err(|e| failure(FailureKind::of_transport(&e), e.to_string(), None))?;
             if !response.status().is_success() {
                 return Err(status_failure(&response));
             }

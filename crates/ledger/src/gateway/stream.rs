@@ -23,7 +23,7 @@ use super::translate::{self, Summary};
 use super::{Api, Call, Plan, Reply, Wire};
 use crate::api::request::ApiRequest;
 use crate::executions::providers::{Failure, FailureKind};
-use crate::ports::{ChunkStream, Host, Http, HttpError};
+use crate::ports::{ChunkStream, Host, Http};
 use crate::store::executions as store;
 use crate::store::models::ModelRecord;
 
@@ -742,14 +742,7 @@ pub(super) async fn open<'a, H: Host>(host: &'a H, req: &ApiRequest, call: Call)
                         wire: plan.wire,
                     }),
                     Ok(response) => Err(refused(response).await),
-                    Err(e) => {
-                        let kind = if matches!(e, HttpError::Timeout) {
-                            FailureKind::Timeout
-                        } else {
-                            FailureKind::Connection
-                        };
-                        Err(super::failure(kind, e.to_string(), None))
-                    }
+                    Err(e) => Err(super::failure(FailureKind::of_transport(&e), e.to_string(), None)),
                 },
             },
         };
