@@ -141,18 +141,20 @@ macro_rules! walk_scenarios {
         /// caches must not carry one database's ids into the next). A
         /// scenario that fails is reported by its own test; here it only
         /// records less traffic, which the coverage checks then notice.
-        fn walk_scenarios(log: &Log) {
+        fn walk_scenarios(log: &Log) -> Vec<&'static str> {
+            let stopped = std::sync::Mutex::new(Vec::new());
             $(
                 on_own_thread(|| async {
                     let (app, stop) = recorder::recorded_app(Backend::Sqlite, stringify!($name), log).await;
                     let run = std::panic::AssertUnwindSafe(scenarios::scenarios::$module::$name(&app));
                     if futures::FutureExt::catch_unwind(run).await.is_err() {
-                        println!("openapi walk: scenario {} stopped early", stringify!($name));
+                        stopped.lock().expect("stopped").push(stringify!($name));
                     }
                     app.finish().await;
                     drop(stop);
                 });
             )*
+            stopped.into_inner().expect("stopped")
         }
     };
 }
@@ -179,7 +181,7 @@ where
 #[test]
 fn traffic_matches_the_spec() {
     let log = Log::default();
-    walk_scenarios(&log);
+    let stopped = walk_scenarios(&log);
     on_own_thread(|| walk_extras(&log));
     let exchanges = log.lock().expect("log").clone();
     if let Ok(path) = std::env::var("OPENAPI_WALK_DUMP") {
@@ -191,7 +193,7 @@ fn traffic_matches_the_spec() {
             std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(scope, || coverage::check(&spec, &exchanges));
         check.expect("thread").join().expect("check")
     });
-    println!("{}", report.summary());
+    println!("{}; scenarios that stopped early over HTTP: {stopped:?}", report.summary());
     assert!(report.problems.is_empty(), "the spec and the traffic disagree:\n{}", report.problems.join("\n"));
 }
 
