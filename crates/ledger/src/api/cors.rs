@@ -6,13 +6,14 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use super::response::{self, Response};
 use crate::error::ApiError;
 
-/// Request headers a browser may send cross-origin.
-const ALLOWED_HEADERS: &str =
-    "authorization, x-api-key, content-type, idempotency-key, traceparent, tracestate, promptledger-prompt";
+/// Request headers a browser may send cross-origin when the preflight does
+/// not list them (it usually does, and those are allowed as asked: the
+/// vendors' SDKs send headers of their own).
+const ALLOWED_HEADERS: &str = "authorization, x-api-key, content-type, idempotency-key, traceparent, tracestate";
 const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
 /// Response headers scripts may read.
 const EXPOSED_HEADERS: &str =
-    "location, retry-after, ratelimit, ratelimit-policy, idempotent-replayed, promptledger-execution-id";
+    "location, retry-after, ratelimit, ratelimit-policy, promptledger-execution-id, promptledger-served-model";
 /// How long a browser may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "600";
 
@@ -54,7 +55,8 @@ impl<'a> Policy<'a> {
         let h = answer.headers_mut();
         self.allow_origin(h, origin);
         h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
+        let asked = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).filter(|v| !v.is_empty()).cloned();
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.unwrap_or(HeaderValue::from_static(ALLOWED_HEADERS)));
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE));
         Some(answer)
     }
