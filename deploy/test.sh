@@ -207,7 +207,8 @@ step "deploy/kubernetes: SpinApp components, variables and Secret keys agree wit
 
 echo "== Dockerfile and shell scripts"
 step "Dockerfile: hadolint" "$tools/bin/hadolint" Dockerfile
-shell_scripts=(deploy/entrypoint.sh deploy/test.sh deploy/test-entrypoint.sh scripts/*.sh scripts/run scripts/test)
+shell_scripts=(deploy/entrypoint.sh deploy/test.sh deploy/test-entrypoint.sh scripts/*.sh scripts/run scripts/test
+    scripts/build-ui scripts/with-live-host scripts/fuzz tests/*/run.sh sdk/python/run-tests.sh ui/run-tests.sh)
 step "shellcheck: ${shell_scripts[*]}" "$shellcheck" -x "${shell_scripts[@]}"
 
 echo "== .railway/railway.ts"

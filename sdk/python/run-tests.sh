@@ -20,6 +20,7 @@ venv="$repo/target/sdk-venv"
 work="$(mktemp -d)"
 host_pid=""
 
+# shellcheck disable=SC2329 # called by the EXIT trap
 cleanup() {
     if [[ -n "$host_pid" ]]; then
         kill -TERM "$host_pid" 2>/dev/null
@@ -37,9 +38,12 @@ if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv" || { say "python3 -m venv failed"; exit 1; }
 fi
 py="$venv/bin/python"
-"$py" -m pip install -q --disable-pip-version-check "$here[dev,otel]" >"$work/pip.log" 2>&1 \
-    && "$py" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$here" >>"$work/pip.log" 2>&1 \
-    || { cat "$work/pip.log" >&2; say "pip install failed"; exit 1; }
+if ! "$py" -m pip install -q --disable-pip-version-check "${here}[dev,otel]" >"$work/pip.log" 2>&1 \
+    || ! "$py" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$here" >>"$work/pip.log" 2>&1; then
+    cat "$work/pip.log" >&2
+    say "pip install failed"
+    exit 1
+fi
 
 # ---- static checks (each failed one counts as a failure in the summary) ----
 status=0

@@ -59,7 +59,7 @@ pub async fn serve(req: spin_sdk::http::Request) -> http::Response<Body> {
             ledger::gateway::Reply::Full(response) => {
                 let _ = head.send(whole(response));
             }
-            ledger::gateway::Reply::Events(parts, mut relay) => {
+            ledger::gateway::Reply::Events(parts, relay) => {
                 let (mut chunks, body) = mpsc::channel::<Vec<u8>>(8);
                 let body = Either::Right(StreamBody::new(body.map(frame as ChunkToFrame)));
                 if head.send(http::Response::from_parts(parts, body)).is_err() {
@@ -67,12 +67,7 @@ pub async fn serve(req: spin_sdk::http::Request) -> http::Response<Body> {
                     return;
                 }
                 // A client that hangs up drops the body: the run is recorded canceled.
-                while let Some(chunk) = relay.next().await {
-                    if chunks.send(chunk).await.is_err() {
-                        relay.abort().await;
-                        return;
-                    }
-                }
+                relay.pump(async |chunk| chunks.send(chunk).await.is_ok()).await;
             }
         }
     });

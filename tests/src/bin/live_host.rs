@@ -149,7 +149,7 @@ async fn answer(host: NativeHost, mut requests: mpsc::Receiver<Exchange>) {
                 }
                 // Events go out as the relay produces them; a client that
                 // hangs up drops the body, and the relay records the run canceled.
-                ledger::gateway::Reply::Events(parts, mut relay) => {
+                ledger::gateway::Reply::Events(parts, relay) => {
                     let (chunks, body) = mpsc::channel::<Vec<u8>>(8);
                     let body = futures::stream::unfold(body, |mut body| async move {
                         body.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), body))
@@ -158,12 +158,7 @@ async fn answer(host: NativeHost, mut requests: mpsc::Receiver<Exchange>) {
                         relay.abort().await;
                         return;
                     }
-                    while let Some(chunk) = relay.next().await {
-                        if chunks.send(chunk).await.is_err() {
-                            relay.abort().await;
-                            return;
-                        }
-                    }
+                    relay.pump(async |chunk| chunks.send(chunk).await.is_ok()).await;
                 }
             }
         });

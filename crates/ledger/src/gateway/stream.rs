@@ -654,6 +654,17 @@ impl<H: Host> Relay<'_, H> {
         self.pending.push_back(error_event(self.call.api, &error));
     }
 
+    /// Hands every event to `send` until the stream ends. A `send` that
+    /// fails (the client hung up) aborts the run, recorded `canceled`.
+    pub async fn pump(mut self, mut send: impl AsyncFnMut(Vec<u8>) -> bool) {
+        while let Some(chunk) = self.next().await {
+            if !send(chunk).await {
+                self.abort().await;
+                return;
+            }
+        }
+    }
+
     /// The caller went away before the end: the run is recorded `canceled`
     /// with the output it had received.
     pub async fn abort(self) {
