@@ -30,7 +30,7 @@ pub struct Exchange {
 
 pub type Log = Arc<Mutex<Vec<Exchange>>>;
 
-type Pending = (http::Request<Vec<u8>>, oneshot::Sender<http::Response<Vec<u8>>>);
+type Pending = (http::Request<Vec<u8>>, oneshot::Sender<http::Response<axum::body::Body>>);
 
 /// A fresh app on `backend` served over loopback HTTP by a recording
 /// server. Must run inside a `tokio::task::LocalSet`; the server stops when
@@ -91,12 +91,38 @@ pub async fn recorded_app(backend: Backend, scenario: &str, log: &Log) -> (TestA
                     response_type: None,
                     response_body: Vec::new(),
                 };
-                let response = ledger::handle(&replica, request).await;
-                exchange.status = response.status().as_u16();
-                exchange.response_type = header(response.headers());
-                exchange.response_body = response.body().clone();
-                log.lock().expect("log").push(exchange);
-                let _ = reply.send(response);
+                // The gateway's event streams go out as they are produced
+                // (scenarios watch them arrive); the log keeps the whole body.
+                match ledger::gateway::handle_streaming(&replica, request).await {
+                    ledger::gateway::Reply::Full(response) => {
+                        exchange.status = response.status().as_u16();
+                        exchange.response_type = header(response.headers());
+                        exchange.response_body = response.body().clone();
+                        log.lock().expect("log").push(exchange);
+                        let _ = reply.send(response.map(axum::body::Body::from));
+                    }
+                    ledger::gateway::Reply::Events(parts, relay) => {
+                        exchange.status = parts.status.as_u16();
+                        exchange.response_type = header(&parts.headers);
+                        let (chunks, body) = mpsc::channel::<Vec<u8>>(8);
+                        let body = futures::stream::unfold(body, |mut body| async move {
+                            body.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), body))
+                        });
+                        if reply.send(http::Response::from_parts(parts, axum::body::Body::from_stream(body))).is_err() {
+                            relay.abort().await;
+                            return;
+                        }
+                        let mut sent = Vec::new();
+                        relay
+                            .pump(async |chunk| {
+                                sent.extend_from_slice(&chunk);
+                                chunks.send(chunk).await.is_ok()
+                            })
+                            .await;
+                        exchange.response_body = sent;
+                        log.lock().expect("log").push(exchange);
+                    }
+                }
             });
         }
     });
@@ -113,8 +139,5 @@ async fn forward(State(sender): State<mpsc::Sender<Pending>>, request: Request) 
     if sender.send((http::Request::from_parts(parts, body.to_vec()), reply)).await.is_err() {
         return gone();
     }
-    match answer.await {
-        Ok(response) => response.map(axum::body::Body::from),
-        Err(_) => gone(),
-    }
+    answer.await.unwrap_or_else(|_| gone())
 }
