@@ -1,4 +1,4 @@
-//! `openapi.json` against the code. The spec is written by hand: the router
+//! `openapi.json` against the code, on SQLite and on PostgreSQL. The spec is written by hand: the router
 //! matches path segments and most handlers build their bodies with
 //! `json!`, so there are no Rust types to derive it from (utoipa would need a
 //! type per body, a second description of each one). Instead these tests
@@ -141,11 +141,11 @@ macro_rules! walk_scenarios {
         /// caches must not carry one database's ids into the next). A
         /// scenario that fails is reported by its own test; here it only
         /// records less traffic, which the coverage checks then notice.
-        fn walk_scenarios(log: &Log) -> Vec<&'static str> {
+        fn walk_scenarios(backend: Backend, log: &Log) -> Vec<&'static str> {
             let stopped = std::sync::Mutex::new(Vec::new());
             $(
                 on_own_thread(|| async {
-                    let (app, stop) = recorder::recorded_app(Backend::Sqlite, stringify!($name), log).await;
+                    let (app, stop) = recorder::recorded_app(backend, stringify!($name), log).await;
                     let run = std::panic::AssertUnwindSafe(scenarios::scenarios::$module::$name(&app));
                     if futures::FutureExt::catch_unwind(run).await.is_err() {
                         stopped.lock().expect("stopped").push(stringify!($name));
@@ -179,10 +179,19 @@ where
 }
 
 #[test]
-fn traffic_matches_the_spec() {
+fn traffic_matches_the_spec_on_sqlite() {
+    traffic_matches_the_spec(Backend::Sqlite);
+}
+
+#[test]
+fn traffic_matches_the_spec_on_postgres() {
+    traffic_matches_the_spec(Backend::Postgres);
+}
+
+fn traffic_matches_the_spec(backend: Backend) {
     let log = Log::default();
-    let stopped = walk_scenarios(&log);
-    on_own_thread(|| walk_extras(&log));
+    let stopped = walk_scenarios(backend, &log);
+    on_own_thread(|| walk_extras(backend, &log));
     let exchanges = log.lock().expect("log").clone();
     if let Ok(path) = std::env::var("OPENAPI_WALK_DUMP") {
         dump(&exchanges, &path);
@@ -193,15 +202,15 @@ fn traffic_matches_the_spec() {
             std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(scope, || coverage::check(&spec, &exchanges));
         check.expect("thread").join().expect("check")
     });
-    println!("{}; scenarios that stopped early over HTTP: {stopped:?}", report.summary());
+    println!("{} on {backend:?}; scenarios that stopped early over HTTP: {stopped:?}", report.summary());
     assert!(report.problems.is_empty(), "the spec and the traffic disagree:\n{}", report.problems.join("\n"));
 }
 
 /// Operations and probes the scenarios leave out, on one populated app:
 /// the spec itself, `HEAD /health`, and each declared query parameter shown
 /// to be read by its handler.
-async fn walk_extras(log: &Log) {
-    let (app, stop) = recorder::recorded_app(Backend::Sqlite, "extras", log).await;
+async fn walk_extras(backend: Backend, log: &Log) {
+    let (app, stop) = recorder::recorded_app(backend, "extras", log).await;
     let r = app.request(http::Method::GET, "/openapi.json").without_key().send().await;
     assert_eq!(r.status, 200);
     let r = app.request(http::Method::HEAD, "/health").without_key().send().await;
