@@ -1015,16 +1015,16 @@ export interface components {
                 [key: string]: unknown;
             };
             completion_tokens: number | null;
-            /** @description Microseconds since the Unix epoch. */
-            ended_at_us: number | null;
+            /** Format: date-time */
+            ended_at: string | null;
             model: string | null;
             name: string;
             parent_span_id: string | null;
             prompt_tokens: number | null;
             span_id: string;
             span_type: string | null;
-            /** @description Microseconds since the Unix epoch. */
-            started_at_us: number | null;
+            /** Format: date-time */
+            started_at: string | null;
             status: string | null;
             trace_id: string;
         };

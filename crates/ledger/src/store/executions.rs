@@ -9,6 +9,7 @@ use super::models::ModelRecord;
 use super::spans;
 use super::traces::{self, TraceDelta};
 use crate::lineage::span::SpanRecord;
+use crate::lineage::time::format_us;
 use crate::ports::{Db, DbError, Dialect, Row, Value};
 
 #[derive(Debug, Clone)]
@@ -777,8 +778,8 @@ pub async fn get_span<D: Db>(db: &D, trace_id: &str, span_id: &str) -> Result<Op
                 "name": r.str("name")?,
                 "span_type": r.opt_str("span_type")?,
                 "status": r.opt_str("status")?,
-                "started_at_us": r.opt_i64("started_at_us")?,
-                "ended_at_us": r.opt_i64("ended_at_us")?,
+                "started_at": r.opt_i64("started_at_us")?.map(format_us),
+                "ended_at": r.opt_i64("ended_at_us")?.map(format_us),
                 "model": r.opt_str("model")?,
                 "prompt_tokens": r.opt_i64("prompt_tokens")?,
                 "completion_tokens": r.opt_i64("completion_tokens")?,

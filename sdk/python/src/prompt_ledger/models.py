@@ -300,8 +300,8 @@ class ExecutionSpan(LedgerModel):
     model: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    started_at_us: int | None = None
-    ended_at_us: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
