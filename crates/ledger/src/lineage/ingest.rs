@@ -133,7 +133,8 @@ fn trace_fields(obj: &serde_json::Map<String, Json>) -> Result<TraceFields, ApiE
         && d.is_finite()
         && d >= 0.0
     {
-        ended_at_us = Some(start + (d * 1000.0).round() as i64);
+        let end = start.checked_add((d * 1000.0).round() as i64);
+        ended_at_us = Some(end.ok_or_else(|| ApiError::invalid("duration_ms", "is too large"))?);
     }
     if let (Some(start), Some(end)) = (started_at_us, ended_at_us)
         && end < start
@@ -281,6 +282,14 @@ mod tests {
         assert_eq!(parse_body(&json!({"nothing": 1})).unwrap_err().status, 422);
         let many: Vec<Json> = (0..=MAX_BATCH_SPANS).map(|_| json!({})).collect();
         assert_eq!(parse_body(&Json::Array(many)).unwrap_err().status, 413);
+    }
+
+    /// Found by fuzzing: a trace duration past i64 microseconds overflowed its end time.
+    #[test]
+    fn a_huge_trace_duration_is_refused() {
+        let body = json!({"trace_id": "t1", "started_at": "2024-05-01T10:00:00Z", "duration_ms": 9.8e18, "spans": []});
+        let e = parse_body(&body).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.details.unwrap()["field"].as_str()), (422, Some("duration_ms")));
     }
 
     #[test]

@@ -63,7 +63,8 @@ pub fn parse_span(value: &Json, inherited: &Inherited) -> Result<SpanRecord, Str
     {
         let ms =
             d.as_f64().filter(|ms| ms.is_finite() && *ms >= 0.0).ok_or("duration_ms: must be a non-negative number")?;
-        ended_at_us = Some(started_at_us + (ms * 1000.0).round() as i64);
+        let end = started_at_us.checked_add((ms * 1000.0).round() as i64);
+        ended_at_us = Some(end.ok_or("duration_ms: is too large")?);
     }
     let no_attributes = Map::new();
     let attrs = match obj.get("attributes") {
@@ -158,6 +159,15 @@ mod tests {
         assert_eq!(s.service_name.as_deref(), Some("svc"));
         assert_eq!(s.input.as_deref(), Some(r#"{"q":1}"#));
         assert_eq!(s.events[0]["timestamp"], "2024-05-01T10:00:00.000000Z");
+    }
+
+    /// Found by fuzzing: a duration past i64 microseconds overflowed the end time.
+    #[test]
+    fn a_huge_duration_is_refused() {
+        for ms in [json!(9.8e18), json!(1e300), json!(u64::MAX)] {
+            let span = json!({"span_id": "a", "name": "x", "started_at": "2024-05-01T10:00:00Z", "duration_ms": ms});
+            assert_eq!(parse_span(&span, &inherited()).unwrap_err(), "duration_ms: is too large");
+        }
     }
 
     #[test]
