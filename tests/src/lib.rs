@@ -9,6 +9,16 @@ pub mod target;
 
 pub use target::{Backend, Database, TestApp, TestResponse};
 
+/// A response body written chunk by chunk through the returned sender (a
+/// gateway stream relayed by a test server); dropping the body closes it.
+pub fn channel_body() -> (tokio::sync::mpsc::Sender<Vec<u8>>, axum::body::Body) {
+    let (chunks, body) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    let body = futures::stream::unfold(body, |mut body| async move {
+        body.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(chunk)), body))
+    });
+    (chunks, axum::body::Body::from_stream(body))
+}
+
 /// The bootstrap admin key every test app is configured with.
 pub const ADMIN_KEY: &str = "pl-test-admin-key";
 

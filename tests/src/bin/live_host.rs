@@ -150,11 +150,8 @@ async fn answer(host: NativeHost, mut requests: mpsc::Receiver<Exchange>) {
                 // Events go out as the relay produces them; a client that
                 // hangs up drops the body, and the relay records the run canceled.
                 ledger::gateway::Reply::Events(parts, relay) => {
-                    let (chunks, body) = mpsc::channel::<Vec<u8>>(8);
-                    let body = futures::stream::unfold(body, |mut body| async move {
-                        body.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), body))
-                    });
-                    if reply.send(http::Response::from_parts(parts, axum::body::Body::from_stream(body))).is_err() {
+                    let (chunks, body) = scenarios::channel_body();
+                    if reply.send(http::Response::from_parts(parts, body)).is_err() {
                         relay.abort().await;
                         return;
                     }

@@ -104,11 +104,8 @@ pub async fn recorded_app(backend: Backend, scenario: &str, log: &Log) -> (TestA
                     ledger::gateway::Reply::Events(parts, relay) => {
                         exchange.status = parts.status.as_u16();
                         exchange.response_type = header(&parts.headers);
-                        let (chunks, body) = mpsc::channel::<Vec<u8>>(8);
-                        let body = futures::stream::unfold(body, |mut body| async move {
-                            body.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), body))
-                        });
-                        if reply.send(http::Response::from_parts(parts, axum::body::Body::from_stream(body))).is_err() {
+                        let (chunks, body) = scenarios::channel_body();
+                        if reply.send(http::Response::from_parts(parts, body)).is_err() {
                             relay.abort().await;
                             return;
                         }
