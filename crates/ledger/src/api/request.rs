@@ -159,6 +159,11 @@ fn reject_nul(body: &[u8]) -> ApiResult<()> {
     reject_nul_in(&value)
 }
 
+/// Whether any string or key in `value` holds U+0000.
+pub fn has_nul(value: &serde_json::Value) -> bool {
+    nul_path(value).is_some()
+}
+
 /// [`reject_nul`] for a value decoded from another encoding.
 pub fn reject_nul_in(value: &serde_json::Value) -> ApiResult<()> {
     match nul_path(value) {
@@ -220,6 +225,12 @@ mod tests {
     #[allow(dead_code)]
     struct Inner {
         count: u32,
+    }
+
+    #[test]
+    fn nul_characters_are_found_anywhere() {
+        assert!(has_nul(&serde_json::json!({ "messages": [{ "content": "a\u{0}b" }] })));
+        assert!(!has_nul(&serde_json::json!({ "messages": [{ "content": "ab" }] })));
     }
 
     #[test]

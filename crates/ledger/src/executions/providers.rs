@@ -266,7 +266,7 @@ fn anthropic_request(config: &Config, call: &Call<'_>) -> Result<http::Request<V
 
 /// A provider's text as the ledger can store it: PostgreSQL refuses U+0000
 /// in text, so it becomes U+FFFD rather than losing the whole record.
-fn storable(text: &str) -> String {
+pub(crate) fn storable(text: &str) -> String {
     if text.contains('\0') { text.replace('\0', "\u{FFFD}") } else { text.to_owned() }
 }
 

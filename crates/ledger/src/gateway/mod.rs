@@ -43,7 +43,7 @@ use crate::api::response::Response;
 use crate::auth::{self, Scope};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::executions::providers::{Failure, FailureKind, Provider};
+use crate::executions::providers::{Failure, FailureKind, Provider, storable};
 use crate::executions::run::{RUNNING_RECORD_AFTER, parse_traceparent};
 use crate::executions::{LEASE_MARGIN_MS, canonical_hash, cost, model_cache};
 use crate::ports::{Host, Http, MAX_PROVIDER_RESPONSE_BYTES, Timeout};
@@ -350,13 +350,9 @@ async fn attempts<H: Host>(
     (Err(failure(FailureKind::ClientError, "no model to call", None)), tried)
 }
 
-fn storable(text: &str) -> String {
-    if text.contains('\0') { text.replace('\0', "\u{FFFD}") } else { text.to_owned() }
-}
-
 /// `value` with U+0000 replaced in every string, for JSON columns.
 fn storable_json(value: &Json) -> Json {
-    if !request::has_nul(value) {
+    if !crate::api::request::has_nul(value) {
         return value.clone();
     }
     match value {
@@ -479,9 +475,6 @@ async fn prepare<H: Host>(host: &H, req: &ApiRequest, api: Api) -> Result<Prepar
         Json::Object(map) => map,
         _ => return Err(GatewayError::invalid("body", "must be a JSON object")),
     };
-    if request::has_nul(&Json::Object(body.clone())) {
-        return Err(GatewayError::invalid("body", "must not contain the character U+0000"));
-    }
     let options = Options::take(req, &mut body)?;
     let idempotency_key = req.header("idempotency-key").filter(|k| !k.is_empty()).map(str::to_owned);
     if idempotency_key.as_ref().is_some_and(|k| k.len() > 255) {

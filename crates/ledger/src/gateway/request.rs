@@ -319,16 +319,6 @@ pub fn recorded_messages(api: Api, body: &Map<String, Json>) -> Json {
     }
 }
 
-/// Whether any string in `value` holds U+0000, which PostgreSQL cannot store.
-pub fn has_nul(value: &Json) -> bool {
-    match value {
-        Json::String(s) => s.contains('\0'),
-        Json::Array(items) => items.iter().any(has_nul),
-        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,11 +366,5 @@ mod tests {
         assert_eq!(rendered, text);
         assert_eq!(crate::registry::template::declared_variables(&template).unwrap(), Vec::<String>::new());
         assert_eq!(literal_template("plain {a}"), "plain {a}");
-    }
-
-    #[test]
-    fn nul_characters_are_found_anywhere() {
-        assert!(has_nul(&json!({ "messages": [{ "content": "a\u{0}b" }] })));
-        assert!(!has_nul(&json!({ "messages": [{ "content": "ab" }] })));
     }
 }

@@ -22,7 +22,7 @@ use super::record::{self, Attempt};
 use super::translate::{self, Summary};
 use super::{Api, Call, Plan, Reply, Wire};
 use crate::api::request::ApiRequest;
-use crate::executions::providers::{Failure, FailureKind};
+use crate::executions::providers::{Failure, FailureKind, storable};
 use crate::ports::{ChunkStream, Host, Http};
 use crate::store::executions as store;
 use crate::store::models::ModelRecord;
@@ -675,7 +675,7 @@ impl<H: Host> Relay<'_, H> {
         let cost = crate::executions::cost::cost_nanos(&self.model, summary.prompt_tokens, summary.completion_tokens);
         let timing = self.timing();
         let canceled = record::Canceled {
-            response_text: super::storable(&summary.text),
+            response_text: storable(&summary.text),
             prompt_tokens: summary.prompt_tokens,
             response_tokens: summary.completion_tokens,
             cost_nanos: cost,

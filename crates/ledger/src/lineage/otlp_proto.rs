@@ -37,7 +37,7 @@ pub fn request_to_json(body: &[u8]) -> Result<Json, String> {
 /// An `ExportTraceServiceResponse`, with partial success when spans were refused.
 pub fn export_response(rejected_spans: usize, error_message: String) -> Vec<u8> {
     let partial_success = (rejected_spans > 0)
-        .then(|| ExportTracePartialSuccess { rejected_spans: rejected_spans as i64, error_message });
+        .then_some(ExportTracePartialSuccess { rejected_spans: rejected_spans as i64, error_message });
     ExportTraceServiceResponse { partial_success }.encode_to_vec()
 }
 
