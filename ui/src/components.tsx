@@ -2,6 +2,7 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { errorMessage } from "./lib/api";
+import { navigate, useLocation } from "./lib/router";
 import { session, type Scope } from "./lib/session";
 
 export function Loading({ what = "Loading" }: { what?: string }) {
@@ -167,4 +168,55 @@ export function useNotice() {
     fail: (error: unknown) => setNotice({ kind: "bad", text: errorMessage(error) }),
     clear: () => setNotice(null),
   };
+}
+
+/** The page's cursor, kept in the URL (`?cursor=`), and the cursors walked
+ * to reach it, so "Previous" can step back. Give it to {@link Pager}. */
+export function useCursorPaging() {
+  const { query } = useLocation();
+  const [trail, setTrail] = useState<string[]>([]);
+  return { cursor: query.get("cursor") ?? undefined, trail, setTrail };
+}
+
+export type CursorPaging = ReturnType<typeof useCursorPaging>;
+
+export function Pager({ paging, next }: { paging: CursorPaging; next: string | null }) {
+  const { cursor, trail, setTrail } = paging;
+  return (
+    <nav class="pager" aria-label="Pages">
+      <button
+        type="button"
+        class="button secondary"
+        disabled={trail.length === 0 && !cursor}
+        onClick={() => {
+          const previous = trail.slice(0, -1);
+          setTrail(previous);
+          pageTo(previous[previous.length - 1]);
+        }}
+      >
+        Previous
+      </button>
+      <button
+        type="button"
+        class="button secondary"
+        disabled={!next}
+        onClick={() => {
+          if (!next) return;
+          setTrail([...trail, next]);
+          pageTo(next);
+        }}
+      >
+        Next
+      </button>
+    </nav>
+  );
+}
+
+/** The same page and filters at another cursor (none: the first page). */
+function pageTo(cursor: string | undefined) {
+  const q = new URLSearchParams(location.search);
+  if (cursor) q.set("cursor", cursor);
+  else q.delete("cursor");
+  const s = q.toString();
+  navigate(`${location.pathname}${s ? `?${s}` : ""}`, true);
 }

@@ -1,9 +1,8 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../lib/api";
-import { Chip, Empty, Guarded, PageHeader, Show, useAsync, useNotice } from "../components";
+import { Chip, Empty, Guarded, PageHeader, Pager, Show, useAsync, useCursorPaging, useNotice } from "../components";
 import { formatCost, formatCount, formatDuration, formatRelative, formatTime, short } from "../lib/format";
-import { Link, href, navigate, setQuery, useLocation } from "../lib/router";
-import { Pager } from "./Prompts";
+import { Link, href, setQuery, useLocation } from "../lib/router";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
 const FIELDS = ["prompt", "version", "status", "provider", "model", "correlation_id", "since", "until"] as const;
@@ -15,8 +14,8 @@ const toIso = (local: string) => (local ? new Date(local).toISOString() : undefi
 export function ExecutionsPage() {
   const { query } = useLocation();
   const f = Object.fromEntries(FIELDS.map((k) => [k, query.get(k) ?? ""])) as Record<Field, string>;
-  const cursor = query.get("cursor") ?? undefined;
-  const [trail, setTrail] = useState<string[]>([]);
+  const paging = useCursorPaging();
+  const { cursor } = paging;
   const notice = useNotice();
   const list = useAsync(
     async () =>
@@ -48,7 +47,7 @@ export function ExecutionsPage() {
   }, [pending]);
 
   const set = (k: Field) => (e: Event) => {
-    setTrail([]);
+    paging.setTrail([]);
     setQuery({ ...f, [k]: (e.target as HTMLInputElement).value });
   };
   const cancel = async (id: string) => {
@@ -59,12 +58,6 @@ export function ExecutionsPage() {
     } catch (e) {
       notice.fail(e);
     }
-  };
-  const pageTo = (c: string | undefined) => {
-    const q = new URLSearchParams(location.search);
-    if (c) q.set("cursor", c);
-    else q.delete("cursor");
-    navigate(`/executions?${q}`, true);
   };
 
   return (
@@ -183,19 +176,7 @@ export function ExecutionsPage() {
                   </tbody>
                 </table>
               </div>
-              <Pager
-                hasPrevious={trail.length > 0 || !!cursor}
-                next={page.next_cursor}
-                onPrevious={() => {
-                  const previous = trail.slice(0, -1);
-                  setTrail(previous);
-                  pageTo(previous[previous.length - 1]);
-                }}
-                onNext={(next) => {
-                  setTrail([...trail, next]);
-                  pageTo(next);
-                }}
-              />
+              <Pager paging={paging} next={page.next_cursor} />
             </>
           )
         }

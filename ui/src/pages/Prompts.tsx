@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../lib/api";
-import { Chip, Empty, Guarded, PageHeader, Show, useAsync, useNotice } from "../components";
+import { Chip, Empty, Guarded, PageHeader, Pager, Show, useAsync, useCursorPaging, useNotice } from "../components";
 import { formatRelative, formatTime } from "../lib/format";
 import { Link, href, navigate, setQuery, useLocation } from "../lib/router";
 
@@ -14,8 +14,8 @@ export function PromptsPage() {
     owner_team: query.get("owner_team") ?? "",
     include_archived: query.get("archived") === "1",
   };
-  const cursor = query.get("cursor") ?? undefined;
-  const [trail, setTrail] = useState<string[]>([]);
+  const paging = useCursorPaging();
+  const { cursor } = paging;
   const [creating, setCreating] = useState(false);
   const list = useAsync(
     async () =>
@@ -37,7 +37,7 @@ export function PromptsPage() {
   );
   const update = (next: Partial<Filters>) => {
     const f = { ...filters, ...next };
-    setTrail([]);
+    paging.setTrail([]);
     setQuery({ prefix: f.prefix, mode: f.mode, owner_team: f.owner_team, archived: f.include_archived ? "1" : "" });
   };
 
@@ -112,19 +112,7 @@ export function PromptsPage() {
                   </tbody>
                 </table>
               </div>
-              <Pager
-                hasPrevious={trail.length > 0 || !!cursor}
-                next={page.next_cursor}
-                onPrevious={() => {
-                  const previous = trail.slice(0, -1);
-                  setTrail(previous);
-                  setQueryCursor(previous[previous.length - 1]);
-                }}
-                onNext={(next) => {
-                  setTrail([...trail, next]);
-                  setQueryCursor(next);
-                }}
-              />
+              <Pager paging={paging} next={page.next_cursor} />
             </>
           )
         }
@@ -133,26 +121,7 @@ export function PromptsPage() {
   );
 }
 
-function setQueryCursor(cursor: string | undefined) {
-  const q = new URLSearchParams(location.search);
-  if (cursor) q.set("cursor", cursor);
-  else q.delete("cursor");
-  const s = q.toString();
-  navigate(`${location.pathname}${s ? `?${s}` : ""}`, true);
-}
 
-export function Pager(props: { hasPrevious: boolean; next: string | null; onPrevious: () => void; onNext: (cursor: string) => void }) {
-  return (
-    <nav class="pager" aria-label="Pages">
-      <button type="button" class="button secondary" disabled={!props.hasPrevious} onClick={props.onPrevious}>
-        Previous
-      </button>
-      <button type="button" class="button secondary" disabled={!props.next} onClick={() => props.next && props.onNext(props.next)}>
-        Next
-      </button>
-    </nav>
-  );
-}
 
 function NewPrompt() {
   const [form, setForm] = useState({ name: "", description: "", owner_team: "", template: "" });

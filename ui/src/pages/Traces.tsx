@@ -1,17 +1,16 @@
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../lib/api";
-import { Chip, Empty, PageHeader, Show, useAsync } from "../components";
+import { Chip, Empty, PageHeader, Pager, Show, useAsync, useCursorPaging } from "../components";
 import { formatDuration, formatRelative, formatTime, short } from "../lib/format";
 import { layout } from "../lib/waterfall";
-import { Link, href, navigate, setQuery, useLocation } from "../lib/router";
-import { Pager } from "./Prompts";
+import { Link, href, setQuery, useLocation } from "../lib/router";
 
 export function TracesPage() {
   const { query } = useLocation();
   const service = query.get("service") ?? "";
   const status = query.get("status") ?? "";
-  const cursor = query.get("cursor") ?? undefined;
-  const [trail, setTrail] = useState<string[]>([]);
+  const paging = useCursorPaging();
+  const { cursor } = paging;
   const list = useAsync(
     async () =>
       unwrap(
@@ -21,12 +20,6 @@ export function TracesPage() {
       ),
     [service, status, cursor],
   );
-  const pageTo = (c: string | undefined) => {
-    const q = new URLSearchParams(location.search);
-    if (c) q.set("cursor", c);
-    else q.delete("cursor");
-    navigate(`/traces?${q}`, true);
-  };
   return (
     <section>
       <PageHeader title="Traces" />
@@ -86,19 +79,7 @@ export function TracesPage() {
                   </tbody>
                 </table>
               </div>
-              <Pager
-                hasPrevious={trail.length > 0 || !!cursor}
-                next={page.next_cursor}
-                onPrevious={() => {
-                  const previous = trail.slice(0, -1);
-                  setTrail(previous);
-                  pageTo(previous[previous.length - 1]);
-                }}
-                onNext={(next) => {
-                  setTrail([...trail, next]);
-                  pageTo(next);
-                }}
-              />
+              <Pager paging={paging} next={page.next_cursor} />
             </>
           )
         }
