@@ -4,8 +4,8 @@
 #
 # The server comes from PROMPT_LEDGER_URL / PROMPT_LEDGER_API_KEY
 # (FAKE_PROVIDER_URL, PROMPT_LEDGER_TEST_HOST) when set; otherwise this script
-# starts target/debug/live-host (building it when missing) and stops it at the
-# end. The venv lives in target/sdk-venv and is reused.
+# runs itself under scripts/with-live-host (PROMPT_LEDGER_TEST_BACKEND picks
+# sqlite or postgres). The venv lives in target/sdk-venv and is reused.
 #
 # Last line: "python sdk: N passed, M failed (host: native|spin)".
 # With --bench, bench.py's figures are printed before it.
@@ -16,19 +16,12 @@ bench=0
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+if [[ -z "${PROMPT_LEDGER_URL:-}" ]]; then
+    exec "$repo/scripts/with-live-host" --backend "${PROMPT_LEDGER_TEST_BACKEND:-sqlite}" -- "$0" "$@"
+fi
 venv="$repo/target/sdk-venv"
 work="$(mktemp -d)"
-host_pid=""
-
-# shellcheck disable=SC2329 # called by the EXIT trap
-cleanup() {
-    if [[ -n "$host_pid" ]]; then
-        kill -TERM "$host_pid" 2>/dev/null
-        wait "$host_pid" 2>/dev/null
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 
 say() { echo "run-tests: $*" >&2; }
 
@@ -60,34 +53,6 @@ check "mypy --strict" "$venv/bin/mypy" --strict src
 # The installed package's types (py.typed) as an application's checker sees them.
 check "mypy --strict (public types)" "$venv/bin/mypy" --strict tests/typing_usage.py
 
-# ---- the server ----
-if [[ -z "${PROMPT_LEDGER_URL:-}" ]]; then
-    live_host="$repo/target/debug/live-host"
-    if [[ ! -x "$live_host" ]]; then
-        say "building live-host"
-        (cd "$repo" && cargo build -q -p scenarios --bin live-host) || { say "cargo build failed"; exit 1; }
-    fi
-    "$live_host" --backend "${PROMPT_LEDGER_TEST_BACKEND:-sqlite}" >"$work/host.out" 2>"$work/host.err" &
-    host_pid=$!
-    for _ in $(seq 1 600); do
-        grep -q '^{' "$work/host.out" 2>/dev/null && break
-        kill -0 "$host_pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if ! grep -q '^{' "$work/host.out" 2>/dev/null; then
-        cat "$work/host.err" >&2
-        say "live-host did not become ready"
-        exit 1
-    fi
-    eval "$("$py" - "$work/host.out" <<'EOF'
-import json, shlex, sys
-info = json.loads(next(l for l in open(sys.argv[1]) if l.startswith("{")))
-for env, key in [("PROMPT_LEDGER_URL", "url"), ("PROMPT_LEDGER_API_KEY", "api_key"),
-                 ("FAKE_PROVIDER_URL", "fake_provider_url"), ("PROMPT_LEDGER_TEST_HOST", "host")]:
-    print(f"export {env}={shlex.quote(str(info.get(key) or ''))}")
-EOF
-)"
-fi
 host="${PROMPT_LEDGER_TEST_HOST:-native}"
 say "testing against $PROMPT_LEDGER_URL ($host host)"
 
